@@ -1,0 +1,14 @@
+from django.urls import path
+
+from example import views
+
+urlpatterns = [
+    path("", views.index),
+    path("hello", views.hello),
+    path("notes", views.notes),
+    path("sleep", views.sleep),
+    path("cpu", views.cpu),
+    path("stream", views.stream),
+    path("echo", views.echo),
+    path("pid", views.pid),
+]

@@ -1,0 +1,1 @@
+"""Hurricane: run Django the way Kubernetes expects, with ``manage.py serve``."""

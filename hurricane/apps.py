@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HurricaneConfig(AppConfig):
+    name = "hurricane"
+    verbose_name = "Hurricane"

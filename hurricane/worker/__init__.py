@@ -1,0 +1,1 @@
+"""The worker process: Tornado serving the Django WSGI application on the shared socket."""

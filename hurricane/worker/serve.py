@@ -1,0 +1,119 @@
+"""The worker's event loop: serve, beat, and drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+
+from hurricane.checks import CheckRunner
+from hurricane.worker.heartbeat import Heartbeat
+from hurricane.worker.stats import RequestStats
+from hurricane.worker.wsgi import WSGIApp, WSGIServer
+from supervisor import child
+from supervisor.options import Options
+
+log = logging.getLogger("hurricane.worker")
+
+DRAIN_POLL = 0.02
+
+
+class Worker:
+    def __init__(
+        self, app: WSGIApp, options: Options, index: int, sock: socket.socket, pipe: int, parent: int
+    ) -> None:
+        self.options = options
+        self.index = index
+        self.sock = sock
+        self.parent = parent
+        self.stats = RequestStats()
+        self.executor = ThreadPoolExecutor(options.threads, thread_name_prefix="hurricane-view")
+        self.wsgi = WSGIServer(app, self.executor, self.stats, options, sock.getsockname()[1])
+        self.checks = CheckRunner(options.check_interval, options.check_timeout)
+        self.heartbeat = Heartbeat(
+            pipe, index, options.heartbeat_interval, options.threads, self.stats, self.checks
+        )
+        self.http = HTTPServer(
+            self.wsgi,
+            max_body_size=options.max_body_size,
+            max_buffer_size=options.max_buffer_size,
+            idle_connection_timeout=75.0,
+            body_timeout=60.0,
+        )
+        self.stopping: asyncio.Event | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.stopping = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        self.heartbeat.start()
+        self.heartbeat.beat()  # tell the supervisor we are alive and booting
+        self.checks.start()
+        self.http.add_sockets([self.sock])
+        self.heartbeat.state = "ready"
+        self.heartbeat.beat()
+        watch = asyncio.ensure_future(self.watch_parent())
+        await self.stopping.wait()
+        watch.cancel()
+        await self.drain()
+
+    async def watch_parent(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if not child.parent_alive(self.parent):
+                log.error("the supervisor is gone: exiting")
+                os._exit(5)
+
+    async def drain(self) -> None:
+        """Stop accepting, serve what is queued and in flight, close idle keep-alives."""
+        started = time.monotonic()
+        self.heartbeat.state = "draining"
+        self.heartbeat.beat()
+        self.wsgi.draining = True
+        self.accept_backlog()
+        self.http.stop()
+        deadline = started + self.options.graceful_timeout
+        while time.monotonic() < deadline:
+            self.close_idle_connections()
+            if self.stats.in_flight == 0 and not self.open_connections():
+                break
+            await asyncio.sleep(DRAIN_POLL)
+        else:
+            log.warning(
+                "worker %d: %d request(s) still running at the graceful timeout",
+                self.index,
+                self.stats.in_flight,
+            )
+        self.heartbeat.stop()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        log.info(
+            "worker %d drained in %.2fs, %d requests served",
+            self.index,
+            time.monotonic() - started,
+            self.stats.requests_total,
+        )
+
+    def accept_backlog(self) -> None:
+        """Take the connections already waiting on the socket, so none is reset at exit."""
+        while True:
+            try:
+                conn, address = self.sock.accept()
+            except (BlockingIOError, OSError):
+                return
+            self.http._handle_connection(conn, address)
+
+    def open_connections(self) -> set[Any]:
+        return self.http._connections
+
+    def close_idle_connections(self) -> None:
+        now = time.monotonic()
+        for conn in list(self.http._connections):
+            if self.wsgi.idle(conn, now):
+                conn.stream.close()

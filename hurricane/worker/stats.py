@@ -1,0 +1,48 @@
+"""Counters the worker reports in its heartbeats."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+
+class RequestStats:
+    """In-flight, queued and total requests. Mutated on the loop thread, except ``started``."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.requests_total = 0
+        self.submitted = 0
+        self._started = 0
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._open: dict[int, float] = {}
+
+    def begin(self) -> int:
+        self.in_flight += 1
+        key = next(self._ids)
+        self._open[key] = time.monotonic()
+        return key
+
+    def end(self, key: int) -> None:
+        if self._open.pop(key, None) is not None:
+            self.in_flight -= 1
+            self.requests_total += 1
+
+    def submit(self) -> None:
+        self.submitted += 1
+
+    def started(self) -> None:
+        """Called from a view thread when it picks a request up."""
+        with self._lock:
+            self._started += 1
+
+    @property
+    def queued(self) -> int:
+        return max(0, self.submitted - self._started)
+
+    def oldest_age(self) -> float:
+        if not self._open:
+            return 0.0
+        return time.monotonic() - min(self._open.values())

@@ -1,0 +1,287 @@
+"""The one options object, and the pure function that builds it.
+
+Every option is one dataclass field whose metadata carries its parser and help.
+``resolve()`` merges four sources, highest first: command line, Django settings
+``HURRICANE_<NAME>``, environment ``HURRICANE_<NAME>``, default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Parser = Callable[[Any], Any]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+class OptionError(ValueError):
+    """An option value that cannot be used; the message names option, value and source."""
+
+    def __init__(self, name: str, value: Any, source: str, problem: str) -> None:
+        self.name, self.value, self.source, self.problem = name, value, source, problem
+        flag = "--" + name.replace("_", "-")
+        shown = json.dumps(value) if isinstance(value, str) else f"{value}"
+        super().__init__(f"option {flag}: {shown} from {source} {problem}")
+
+
+class _Invalid(ValueError):
+    """Raised by a parser; resolve() adds the option name and the source."""
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _Invalid("is not a boolean (use 1/0, true/false, yes/no)")
+
+
+def parse_int(value: Any, minimum: int = 0) -> int:
+    if isinstance(value, bool):
+        raise _Invalid("is not a whole number")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise _Invalid("is not a whole number") from None
+    if number < minimum:
+        raise _Invalid(f"must be at least {minimum}")
+    return number
+
+
+def parse_port(value: Any) -> int:
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        raise _Invalid("is not a port number (0-65535)") from None
+    if not 0 <= port <= 65535:
+        raise _Invalid("is not a port number (0-65535)")
+    return port
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds, as a number or with a unit: ``30``, ``2.5s``, ``500ms``, ``1m``."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", str(value).lower())
+    if not match or match.group(2) not in _DURATION_UNITS:
+        raise _Invalid("is not a duration (seconds, or a number with ms, s, m, h)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def parse_positive_duration(value: Any) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise _Invalid("must be more than zero")
+    return seconds
+
+
+def parse_size(value: Any) -> int:
+    """Bytes, as a number or with a unit: ``1048576``, ``100MiB``, ``512k``."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*([a-z]*)\s*", str(value).lower())
+    if not match or match.group(2) not in _SIZE_UNITS:
+        raise _Invalid("is not a size (bytes, or a number with KiB, MiB, GiB, k, M, G)")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
+def parse_path(value: Any) -> str:
+    text = str(value).strip()
+    if not text.startswith("/") or " " in text:
+        raise _Invalid("is not a URL path (it must start with /)")
+    return text
+
+
+def parse_text(value: Any) -> str:
+    text = str(value).strip()
+    if not text:
+        raise _Invalid("is empty")
+    return text
+
+
+def parse_log_level(value: Any) -> str:
+    level = str(value).strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise _Invalid("is not a log level (DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+    return level
+
+
+def option(default: Any, parse: Parser, help: str, metavar: str | None = None) -> Any:
+    """Declare one option: its default, its parser and its help text."""
+    return field(default=default, metadata={"parse": parse, "help": help, "metavar": metavar})
+
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Everything `serve` can be told, resolved and validated."""
+
+    host: str = option("0.0.0.0", parse_text, "Address to listen on.", "ADDR")
+    port: int = option(8000, parse_port, "Port of the application.", "PORT")
+    probe_port: int | None = option(
+        None, parse_port, "Port of the probes and metrics (default: port + 1).", "PORT"
+    )
+    workers: int = option(
+        1,
+        lambda v: parse_int(v, 1),
+        "Worker processes. (django-hurricane used --workers for threads; see --threads.)",
+        "N",
+    )
+    threads: int = option(8, lambda v: parse_int(v, 1), "Threads per worker that run views.", "N")
+    liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH")
+    readiness_probe: str = option("/ready", parse_path, "Path of the readiness probe.", "PATH")
+    startup_probe: str = option("/startup", parse_path, "Path of the startup probe.", "PATH")
+    no_probe: bool = option(False, parse_bool, "Do not start the probe server.")
+    req_queue_len: int = option(
+        10,
+        lambda v: parse_int(v, 1),
+        "Requests waiting for a thread at which a worker stops counting as ready.",
+        "N",
+    )
+    heartbeat_interval: float = option(
+        1.0, parse_positive_duration, "Seconds between a worker's heartbeats.", "SECONDS"
+    )
+    heartbeat_timeout: float = option(
+        10.0,
+        parse_positive_duration,
+        "A ready worker silent this long is hung: its stacks are logged and it is replaced.",
+        "SECONDS",
+    )
+    startup_timeout: float = option(
+        60.0,
+        parse_positive_duration,
+        "A worker still booting after this long is replaced.",
+        "SECONDS",
+    )
+    check_interval: float = option(
+        10.0,
+        parse_positive_duration,
+        "Seconds between runs of the Django health checks.",
+        "SECONDS",
+    )
+    check_timeout: float = option(
+        5.0,
+        parse_positive_duration,
+        "A health check running longer than this has failed.",
+        "SECONDS",
+    )
+    liveness_grace: float = option(
+        60.0,
+        parse_duration,
+        "Liveness fails only when no worker has been healthy for this long.",
+        "SECONDS",
+    )
+    shutdown_delay: float | None = option(
+        None,
+        parse_duration,
+        "After SIGTERM, keep serving this long with readiness failing, so the pod leaves the "
+        "load balancer first (default: 5 under Kubernetes, else 0).",
+        "SECONDS",
+    )
+    graceful_timeout: float = option(
+        30.0,
+        parse_duration,
+        "After the shutdown delay, how long in-flight requests may take.",
+        "SECONDS",
+    )
+    max_body_size: int = option(
+        100 * MiB, parse_size, "Largest request body accepted; larger ones get 413.", "BYTES"
+    )
+    max_buffer_size: int = option(
+        100 * MiB, parse_size, "Largest amount of a request buffered in memory.", "BYTES"
+    )
+    debug: bool = option(False, parse_bool, "Tornado debug mode (no effect on Django's DEBUG).")
+    log_level: str = option("INFO", parse_log_level, "Level of Hurricane's own log lines.", "LEVEL")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Options:
+        data = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @property
+    def effective_probe_port(self) -> int:
+        if self.probe_port is not None:
+            return self.probe_port
+        return self.port + 1 if self.port else 0
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Options)}
+
+
+def env_name(name: str) -> str:
+    return "HURRICANE_" + name.upper()
+
+
+def resolve(
+    cli: Mapping[str, Any],
+    settings: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Options:
+    """Build Options: cli > settings HURRICANE_<NAME> > env HURRICANE_<NAME> > default.
+
+    ``cli`` maps option names to values, None meaning "not given". Raises
+    OptionError for the first bad value or combination.
+    """
+    settings = settings or {}
+    environ = environ or {}
+    values: dict[str, Any] = {}
+    for name, spec in FIELDS.items():
+        key = env_name(name)
+        for source, raw in (
+            ("the command line", cli.get(name)),
+            (f"setting {key}", settings.get(key)),
+            (f"env {key}", environ.get(key)),
+        ):
+            if raw is None:
+                continue
+            try:
+                values[name] = spec.metadata["parse"](raw)
+            except _Invalid as exc:
+                raise OptionError(name, raw, source, str(exc)) from None
+            break
+    if values.get("shutdown_delay") is None:
+        values["shutdown_delay"] = 5.0 if "KUBERNETES_SERVICE_HOST" in environ else 0.0
+    options = Options(**values)
+    validate(options)
+    return options
+
+
+def validate(options: Options) -> None:
+    """Checks that involve more than one option."""
+    if options.port and options.effective_probe_port == options.port and not options.no_probe:
+        raise OptionError("probe_port", options.effective_probe_port, "the options", "is the same as --port")
+    probes = [options.liveness_probe, options.readiness_probe, options.startup_probe]
+    if len(set(probes)) != len(probes):
+        raise OptionError("liveness_probe", ", ".join(probes), "the options", "are not distinct")
+    if options.heartbeat_timeout <= options.heartbeat_interval:
+        raise OptionError(
+            "heartbeat_timeout",
+            options.heartbeat_timeout,
+            "the options",
+            "must be longer than --heartbeat-interval",
+        )

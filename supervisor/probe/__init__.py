@@ -1,0 +1,1 @@
+"""The probe process: answers Kubernetes' probes from the supervisor's latest snapshot."""

@@ -1,0 +1,201 @@
+"""The process model end to end: the real manage.py serve, over HTTP and signals."""
+
+import json
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.serving import alive, child_pids, run, serve_env, serving, start, stop, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+def test_serve_becomes_the_supervisor_and_serves_app_and_probes():
+    with serving() as server:
+        # Same PID as manage.py, now running the Django-free supervisor.
+        assert cmdline(server.proc.pid)[1:3] == ["-m", "supervisor"]
+        assert server.get("/hello") == (200, b"Hello, world!\n")
+        for path in ("/startup", "/ready", "/alive"):
+            status, body = server.probe(path)
+            assert status == 200, body
+            assert body["status"] == "ok"
+            assert body["workers"][0]["state"] == "ready"
+        kinds = sorted(cmdline(pid)[2] for pid in server.children())
+        assert kinds == ["hurricane.worker", "supervisor.probe"]
+
+
+def test_probe_paths_are_configurable_and_unknown_paths_404():
+    with serving("--liveness-probe", "/livez", "--readiness-probe", "/readyz", "--startup-probe", "/startz",
+                 ready=False) as server:
+        wait_until(lambda: server.probe_ok("/readyz"), 30, "/readyz", lambda: server.output)
+        assert server.probe_ok("/livez") and server.probe_ok("/startz")
+        assert server.request("GET", "/ready", port=server.probe_port)[0] == 404
+
+
+def test_no_probe_starts_no_probe_server():
+    server = start("--host", "127.0.0.1", "--port", "0", "--no-probe")
+    try:
+        match = server.wait_for_line(r"listening on [^:]+:(\d+), no probes")
+        server.app_port = int(match.group(1))
+        server.wait_for_line(r"worker 0 \(pid \d+\) ready")
+        assert server.get("/hello")[0] == 200
+        assert [cmdline(p)[2] for p in server.children()] == ["hurricane.worker"]
+    finally:
+        stop(server)
+
+
+def test_several_workers_share_the_socket():
+    with serving("--workers", "2") as server:
+        wait_until(lambda: len(server.worker_pids()) == 2, 30, "two ready workers", lambda: server.output)
+        seen = {int(server.get("/pid")[1]) for _ in range(60)}
+        assert seen <= set(server.worker_pids())
+
+
+def test_killed_worker_is_replaced_and_probes_recover():
+    with serving() as server:
+        [old] = server.worker_pids()
+        signal_pid(old, signal.SIGKILL)
+        new = wait_until(lambda: [p for p in server.worker_pids() if p != old], 30, "a new worker",
+                         lambda: server.output)
+        server.wait_ready()
+        assert new[0] != old and not alive(old)
+        assert server.get("/hello")[0] == 200
+        _, body = server.probe("/alive")
+        assert body["workers"][0]["restarts"] == 1
+        assert "killed by SIGKILL" in body["workers"][0]["last_exit"]
+
+
+def test_repeated_crashes_back_off():
+    with serving() as server:
+        killed: set[int] = set()
+        for _ in range(3):
+            [pid] = wait_until(lambda: [p for p in server.worker_pids() if p not in killed], 30,
+                               "a new ready worker", lambda: server.output)
+            signal_pid(pid, signal.SIGKILL)
+            killed.add(pid)
+            wait_until(lambda p=pid: not alive(p), 10, "the worker to die")
+        server.wait_for_line(r"worker 0 restarts in \d+\.\d+s \(crash #3\)")
+        server.wait_ready()
+
+
+def test_hung_worker_is_detected_dumped_and_replaced():
+    with serving("--heartbeat-timeout", "1") as server:
+        [old] = server.worker_pids()
+        signal_pid(old, signal.SIGSTOP)
+        wait_until(lambda: [p for p in server.worker_pids() if p != old], 30, "a replacement",
+                   lambda: server.output)
+        assert "hung" in server.output
+        wait_until(lambda: not alive(old), 10, "the hung worker to be killed")
+        assert server.get("/hello")[0] == 200
+
+
+def test_boot_failure_exits_non_zero_with_one_readable_line():
+    code, output = run("--port", "0", "--probe-port", "0", "--settings", "broken_settings")
+    assert code == 1, output
+    [line] = [line for line in output.splitlines() if "cannot start" in line]
+    assert "ModuleNotFoundError: No module named 'no_such_module'" in line
+    assert "Traceback" not in output
+
+
+def test_sigterm_stops_everything_and_exits_zero():
+    with serving() as server:
+        children = server.children()
+        server.signal(signal.SIGTERM)
+        assert server.wait_exit(30) == 0
+        wait_until(lambda: not any(alive(p) for p in children), 5, "children to exit")
+
+
+def test_sigkilled_supervisor_leaves_no_process_behind():
+    with serving("--workers", "2") as server:
+        wait_until(lambda: len(server.worker_pids()) == 2, 30, "two workers", lambda: server.output)
+        children = server.children()
+        assert len(children) == 3
+        server.signal(signal.SIGKILL)
+        server.wait_exit(5)
+        wait_until(lambda: not any(alive(p) for p in children), 2.0, "every child to exit within 2s")
+
+
+def test_database_outage_fails_readiness_but_not_liveness(tmp_path):
+    env = serve_env(EXAMPLE_DB=str(tmp_path / "missing-dir" / "db.sqlite3"))
+    with serving(env=env, ready=False) as server:
+        wait_until(lambda: server.probe_ok("/startup"), 30, "startup", lambda: server.output)
+
+        def ready_reason():
+            status, body = server.probe("/ready")
+            return status == 503 and "database default" in body["reason"] and body
+
+        wait_until(ready_reason, 30, "readiness to report the database")
+        assert server.probe_ok("/alive")
+        assert server.get("/hello")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--port", "abc"], 'option --port: "abc" from the command line is not a port number'),
+        (["--workers", "-1"], 'option --workers: "-1" from the command line must be at least 1'),
+        (["--port", "8123", "--probe-port", "8123"], "option --probe-port: 8123 from the options is the same as --port"),
+        (["--heartbeat-interval", "x"], 'option --heartbeat-interval: "x"'),
+    ],
+)
+def test_bad_options_are_one_line_exit_2_and_start_nothing(args, needle):
+    code, output = run(*args)
+    assert code == 2
+    [line] = output.strip().splitlines()
+    assert line.startswith(f"CommandError: {needle}"), output
+
+
+def test_bad_option_from_environment_names_the_variable():
+    code, output = run(env=serve_env(HURRICANE_WORKERS="many"))
+    assert code == 2
+    assert 'option --workers: "many" from env HURRICANE_WORKERS is not a whole number' in output
+
+
+def test_port_in_use_is_one_line_and_exit_2():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, output = run("--host", "127.0.0.1", "--port", str(port), "--probe-port", "0")
+    assert code == 2, output
+    [line] = output.strip().splitlines()
+    assert f"option --port: {port} is already in use" in line
+
+
+def test_a_foreign_supervisor_package_is_refused_in_one_line(tmp_path):
+    fake = tmp_path / "supervisor"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("# supervisord's package\n")
+    env = serve_env()
+    env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
+    code, output = run(env=env)
+    assert code == 2
+    [line] = output.strip().splitlines()
+    assert str(fake) in line and "supervisord" in line
+
+
+def signal_pid(pid: int, sig: int) -> None:
+    import os
+
+    os.kill(pid, sig)
+
+
+def test_supervisor_and_probe_import_neither_django_nor_hurricane():
+    import subprocess
+
+    code = (
+        "import sys, supervisor.__main__, supervisor.probe.__main__, supervisor.probe.app;"
+        "bad = sorted(m for m in sys.modules if m.partition('.')[0] in ('django', 'hurricane'));"
+        "print(json.dumps(bad)) if bad else None; sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", "import json;" + code], capture_output=True, text=True,
+                            timeout=30, env=serve_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout or "[]") == []

@@ -1,0 +1,106 @@
+import pytest
+
+from supervisor import health
+from supervisor.options import resolve
+from supervisor.probe.state import ProbeState
+
+OPTIONS = resolve({"heartbeat_interval": "1", "heartbeat_timeout": "10", "liveness_grace": "60"})
+PASS = {"ok": True, "errors": []}
+
+
+def heartbeat(**overrides):
+    hb = {"checks": {"startup": PASS, "liveness": PASS, "readiness": PASS}, "db": {"default": {"ok": True}}, "queued": 0}
+    hb.update(overrides)
+    return hb
+
+
+def snapshot(*workers, **overrides):
+    snap = {"phase": "running", "prestart": "done", "startup_done": True, "since_healthy_s": 0.0, "workers": list(workers)}
+    snap.update(overrides)
+    return snap
+
+
+def worker(state="ready", hb_age_s=0.1, **hb):
+    return {"worker": 0, "pid": 10, "state": state, "hb_age_s": hb_age_s, "heartbeat": heartbeat(**hb)}
+
+
+def test_all_green():
+    snap = snapshot(worker())
+    assert health.startup(snap, 0.0, OPTIONS).ok
+    assert health.ready(snap, 0.0, OPTIONS).ok
+    assert health.alive(snap, 0.0, OPTIONS).ok
+
+
+def test_startup_waits_for_a_ready_worker_and_passing_startup_checks():
+    booting = snapshot(worker(state="booting"), startup_done=False)
+    assert health.startup(booting, 0.0, OPTIONS) == health.Verdict(False, "no worker is ready yet")
+    failing = {"ok": False, "errors": [{"id": "app.E001", "level": "ERROR", "msg": "cache cold"}]}
+    snap = snapshot(worker(checks={"startup": failing}), startup_done=False)
+    verdict = health.startup(snap, 0.0, OPTIONS)
+    assert not verdict.ok and "app.E001: cache cold" in verdict.reason
+    not_run = snapshot(worker(checks={}), startup_done=False)
+    assert "not run yet" in health.startup(not_run, 0.0, OPTIONS).reason
+
+
+def test_startup_waits_for_prestart():
+    snap = snapshot(worker(), startup_done=False, prestart="running")
+    assert health.startup(snap, 0.0, OPTIONS).reason == "prestart commands running"
+
+
+def test_readiness_fails_while_draining_but_liveness_holds():
+    snap = snapshot(worker(), phase="draining")
+    assert health.ready(snap, 0.0, OPTIONS).reason == "shutting down"
+    assert health.alive(snap, 0.0, OPTIONS).ok
+
+
+def test_database_outage_fails_readiness_never_liveness():
+    snap = snapshot(worker(db={"default": {"ok": False, "msg": "OperationalError: gone"}}))
+    verdict = health.ready(snap, 0.0, OPTIONS)
+    assert not verdict.ok and verdict.reason == "database default: OperationalError: gone"
+    assert health.alive(snap, 0.0, OPTIONS).ok
+
+
+def test_stale_heartbeat_fails_readiness():
+    assert not health.ready(snapshot(worker(hb_age_s=2.5)), 1.0, OPTIONS).ok
+    assert health.ready(snapshot(worker(hb_age_s=1.5)), 0.0, OPTIONS).ok
+
+
+def test_queue_at_capacity_fails_readiness_unless_another_worker_has_room():
+    full = worker(queued=OPTIONS.req_queue_len)
+    assert "queued" in health.ready(snapshot(full), 0.0, OPTIONS).reason
+    assert health.ready(snapshot(full, worker()), 0.0, OPTIONS).ok
+
+
+def test_liveness_error_fails_liveness():
+    failing = {"ok": False, "errors": [{"id": "app.E002", "level": "CRITICAL", "msg": "deadlock"}]}
+    verdict = health.alive(snapshot(worker(checks={"liveness": failing})), 0.0, OPTIONS)
+    assert not verdict.ok and "deadlock" in verdict.reason
+
+
+def test_liveness_holds_during_a_restart_within_grace_then_fails():
+    restarting = snapshot(worker(state="booting", hb_age_s=0.0), since_healthy_s=5.0)
+    assert health.alive(restarting, 0.0, OPTIONS).ok
+    assert not health.alive(snapshot(since_healthy_s=61.0), 0.0, OPTIONS).ok
+
+
+def test_liveness_fails_when_the_supervisor_goes_quiet():
+    verdict = health.alive(snapshot(worker()), 6.0, OPTIONS)
+    assert not verdict.ok and "supervisor" in verdict.reason
+
+
+@pytest.mark.parametrize("check", [health.alive, health.ready, health.startup])
+def test_probe_state_answers_503_before_the_first_snapshot(check):
+    state = ProbeState(OPTIONS, clock=lambda: 0.0)
+    status, body = state.answer(check)
+    assert status == 503 and body["status"] == "failing"
+
+
+def test_probe_state_ages_the_snapshot_with_its_own_clock():
+    now = [100.0]
+    state = ProbeState(OPTIONS, clock=lambda: now[0])
+    state.update(snapshot(worker(hb_age_s=0.5)))
+    assert state.answer(health.ready)[0] == 200
+    now[0] += 3.0
+    status, body = state.answer(health.ready)
+    assert status == 503
+    assert body["workers"][0]["heartbeat_age_s"] == 3.5

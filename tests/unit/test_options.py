@@ -1,0 +1,90 @@
+import dataclasses
+
+import pytest
+
+from supervisor.options import FIELDS, OptionError, Options, resolve
+
+
+@pytest.mark.parametrize(
+    ("cli", "settings", "env", "expected"),
+    [
+        ({}, {}, {}, 8000),
+        ({}, {}, {"HURRICANE_PORT": "9001"}, 9001),
+        ({}, {"HURRICANE_PORT": 9002}, {"HURRICANE_PORT": "9001"}, 9002),
+        ({"port": "9003"}, {"HURRICANE_PORT": 9002}, {"HURRICANE_PORT": "9001"}, 9003),
+        # Giving the default explicitly still counts as given.
+        ({"port": "8000"}, {"HURRICANE_PORT": 9002}, {}, 8000),
+    ],
+)
+def test_precedence_cli_then_settings_then_env_then_default(cli, settings, env, expected):
+    assert resolve(cli, settings, env).port == expected
+
+
+def test_probe_port_follows_port_unless_given():
+    assert resolve({"port": "9000"}).effective_probe_port == 9001
+    assert resolve({"port": "9000", "probe_port": "7000"}).effective_probe_port == 7000
+    assert resolve({"port": "0"}).effective_probe_port == 0
+
+
+@pytest.mark.parametrize(
+    ("cli", "env", "message"),
+    [
+        ({"port": "80a"}, {}, 'option --port: "80a" from the command line is not a port number'),
+        ({}, {"HURRICANE_PORT": "80a"}, 'option --port: "80a" from env HURRICANE_PORT'),
+        ({"port": "70000"}, {}, "is not a port number"),
+        ({"workers": "-1"}, {}, 'option --workers: "-1" from the command line must be at least 1'),
+        ({"workers": "two"}, {}, "is not a whole number"),
+        ({}, {"HURRICANE_NO_PROBE": "maybe"}, 'option --no-probe: "maybe" from env HURRICANE_NO_PROBE is not a boolean'),
+        ({"heartbeat_interval": "fast"}, {}, "is not a duration"),
+        ({"readiness_probe": "ready"}, {}, "is not a URL path"),
+        ({"port": "8000", "probe_port": "8000"}, {}, "option --probe-port: 8000 from the options is the same as --port"),
+        ({"heartbeat_interval": "5", "heartbeat_timeout": "2"}, {}, "must be longer than --heartbeat-interval"),
+    ],
+)
+def test_errors_name_the_option_the_value_and_the_source(cli, env, message):
+    with pytest.raises(OptionError) as info:
+        resolve(cli, {}, env)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_setting_errors_name_the_setting():
+    with pytest.raises(OptionError, match="from setting HURRICANE_THREADS"):
+        resolve({}, {"HURRICANE_THREADS": 0}, {})
+
+
+@pytest.mark.parametrize(("text", "value"), [("1", True), ("yes", True), ("TRUE", True), ("0", False), ("no", False)])
+def test_booleans(text, value):
+    assert resolve({}, {}, {"HURRICANE_NO_PROBE": text}).no_probe is value
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30", 30.0), ("2.5s", 2.5), ("500ms", 0.5), ("1m", 60.0)])
+def test_durations(text, seconds):
+    assert resolve({"graceful_timeout": text}).graceful_timeout == seconds
+
+
+@pytest.mark.parametrize(("text", "size"), [("1024", 1024), ("100MiB", 100 * 2**20), ("2k", 2000)])
+def test_sizes(text, size):
+    assert resolve({"max_body_size": text}).max_body_size == size
+
+
+def test_shutdown_delay_defaults_to_five_seconds_under_kubernetes():
+    assert resolve({}, {}, {}).shutdown_delay == 0.0
+    assert resolve({}, {}, {"KUBERNETES_SERVICE_HOST": "10.0.0.1"}).shutdown_delay == 5.0
+    assert resolve({"shutdown_delay": "1"}, {}, {"KUBERNETES_SERVICE_HOST": "x"}).shutdown_delay == 1.0
+
+
+def test_json_round_trip():
+    options = resolve({"port": "9000", "workers": "3", "no_probe": True})
+    assert Options.from_json(options.to_json()) == options
+
+
+def test_options_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolve({}).port = 1  # type: ignore[misc]
+
+
+def test_every_option_has_help_and_parser():
+    for spec in FIELDS.values():
+        assert spec.metadata["help"]
+        assert callable(spec.metadata["parse"])
