@@ -26,7 +26,9 @@ TESTS = ROOT / "tests"
 FAST = ["--heartbeat-interval", "0.1", "--check-interval", "0.5"]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, output: Callable[[], str] = str) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, output: Callable[[], str] = str
+) -> Any:
     """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -69,8 +71,15 @@ class Server:
             raise AssertionError(f"serve exited ({self.proc.returncode}) before {pattern!r}:\n{self.output}")
         return match
 
-    def request(self, method: str, path: str, port: int | None = None, body: bytes | None = None,
-                headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        port: int | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", port or self.app_port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -141,8 +150,14 @@ def start(*args: str, env: dict[str, str] | None = None, fast: bool = True) -> S
     """Start serve (not waiting for anything); pair with ``stop()``."""
     cmd = [sys.executable, str(EXAMPLE / "manage.py"), "serve", *(FAST if fast else []), *args]
     proc = subprocess.Popen(
-        cmd, cwd=EXAMPLE, env=env or serve_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+        cmd,
+        cwd=EXAMPLE,
+        env=env or serve_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
     )
     return Server(proc)
 
@@ -158,7 +173,9 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60.0) ->
 
 
 @contextmanager
-def serving(*args: str, env: dict[str, str] | None = None, ready: bool = True, fast: bool = True) -> Iterator[Server]:
+def serving(
+    *args: str, env: dict[str, str] | None = None, ready: bool = True, fast: bool = True
+) -> Iterator[Server]:
     """Run serve on ephemeral ports until the block ends; kill its process group after."""
     server = start("--host", "127.0.0.1", "--port", "0", "--probe-port", "0", *args, env=env, fast=fast)
     try:

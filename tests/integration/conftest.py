@@ -14,6 +14,9 @@ def example_database(tmp_path_factory):
     os.environ["EXAMPLE_DB"] = str(path)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
-        cwd=EXAMPLE, env=serve_env(), check=True, timeout=60,
+        cwd=EXAMPLE,
+        env=serve_env(),
+        check=True,
+        timeout=60,
     )
     return path

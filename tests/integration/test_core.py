@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import alive, child_pids, run, serve_env, serving, start, stop, wait_until
+from tests.serving import alive, run, serve_env, serving, start, stop, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -32,8 +32,15 @@ def test_serve_becomes_the_supervisor_and_serves_app_and_probes():
 
 
 def test_probe_paths_are_configurable_and_unknown_paths_404():
-    with serving("--liveness-probe", "/livez", "--readiness-probe", "/readyz", "--startup-probe", "/startz",
-                 ready=False) as server:
+    with serving(
+        "--liveness-probe",
+        "/livez",
+        "--readiness-probe",
+        "/readyz",
+        "--startup-probe",
+        "/startz",
+        ready=False,
+    ) as server:
         wait_until(lambda: server.probe_ok("/readyz"), 30, "/readyz", lambda: server.output)
         assert server.probe_ok("/livez") and server.probe_ok("/startz")
         assert server.request("GET", "/ready", port=server.probe_port)[0] == 404
@@ -62,8 +69,9 @@ def test_killed_worker_is_replaced_and_probes_recover():
     with serving() as server:
         [old] = server.worker_pids()
         signal_pid(old, signal.SIGKILL)
-        new = wait_until(lambda: [p for p in server.worker_pids() if p != old], 30, "a new worker",
-                         lambda: server.output)
+        new = wait_until(
+            lambda: [p for p in server.worker_pids() if p != old], 30, "a new worker", lambda: server.output
+        )
         server.wait_ready()
         assert new[0] != old and not alive(old)
         assert server.get("/hello")[0] == 200
@@ -76,8 +84,12 @@ def test_repeated_crashes_back_off():
     with serving() as server:
         killed: set[int] = set()
         for _ in range(3):
-            [pid] = wait_until(lambda: [p for p in server.worker_pids() if p not in killed], 30,
-                               "a new ready worker", lambda: server.output)
+            [pid] = wait_until(
+                lambda: [p for p in server.worker_pids() if p not in killed],
+                30,
+                "a new ready worker",
+                lambda: server.output,
+            )
             signal_pid(pid, signal.SIGKILL)
             killed.add(pid)
             wait_until(lambda p=pid: not alive(p), 10, "the worker to die")
@@ -89,8 +101,9 @@ def test_hung_worker_is_detected_dumped_and_replaced():
     with serving("--heartbeat-timeout", "1") as server:
         [old] = server.worker_pids()
         signal_pid(old, signal.SIGSTOP)
-        wait_until(lambda: [p for p in server.worker_pids() if p != old], 30, "a replacement",
-                   lambda: server.output)
+        wait_until(
+            lambda: [p for p in server.worker_pids() if p != old], 30, "a replacement", lambda: server.output
+        )
         assert "hung" in server.output
         wait_until(lambda: not alive(old), 10, "the hung worker to be killed")
         assert server.get("/hello")[0] == 200
@@ -141,7 +154,10 @@ def test_database_outage_fails_readiness_but_not_liveness(tmp_path):
     [
         (["--port", "abc"], 'option --port: "abc" from the command line is not a port number'),
         (["--workers", "-1"], 'option --workers: "-1" from the command line must be at least 1'),
-        (["--port", "8123", "--probe-port", "8123"], "option --probe-port: 8123 from the options is the same as --port"),
+        (
+            ["--port", "8123", "--probe-port", "8123"],
+            "option --probe-port: 8123 from the options is the same as --port",
+        ),
         (["--heartbeat-interval", "x"], 'option --heartbeat-interval: "x"'),
     ],
 )
@@ -195,7 +211,13 @@ def test_supervisor_and_probe_import_neither_django_nor_hurricane():
         "bad = sorted(m for m in sys.modules if m.partition('.')[0] in ('django', 'hurricane'));"
         "print(json.dumps(bad)) if bad else None; sys.exit(1 if bad else 0)"
     )
-    result = subprocess.run([sys.executable, "-c", "import json;" + code], capture_output=True, text=True,
-                            timeout=30, env=serve_env())
+    result = subprocess.run(
+        [sys.executable, "-c", "import json;" + code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=serve_env(),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout or "[]") == []

@@ -9,13 +9,23 @@ PASS = {"ok": True, "errors": []}
 
 
 def heartbeat(**overrides):
-    hb = {"checks": {"startup": PASS, "liveness": PASS, "readiness": PASS}, "db": {"default": {"ok": True}}, "queued": 0}
+    hb = {
+        "checks": {"startup": PASS, "liveness": PASS, "readiness": PASS},
+        "db": {"default": {"ok": True}},
+        "queued": 0,
+    }
     hb.update(overrides)
     return hb
 
 
 def snapshot(*workers, **overrides):
-    snap = {"phase": "running", "prestart": "done", "startup_done": True, "since_healthy_s": 0.0, "workers": list(workers)}
+    snap = {
+        "phase": "running",
+        "prestart": "done",
+        "startup_done": True,
+        "since_healthy_s": 0.0,
+        "workers": list(workers),
+    }
     snap.update(overrides)
     return snap
 

@@ -34,11 +34,23 @@ def test_probe_port_follows_port_unless_given():
         ({"port": "70000"}, {}, "is not a port number"),
         ({"workers": "-1"}, {}, 'option --workers: "-1" from the command line must be at least 1'),
         ({"workers": "two"}, {}, "is not a whole number"),
-        ({}, {"HURRICANE_NO_PROBE": "maybe"}, 'option --no-probe: "maybe" from env HURRICANE_NO_PROBE is not a boolean'),
+        (
+            {},
+            {"HURRICANE_NO_PROBE": "maybe"},
+            'option --no-probe: "maybe" from env HURRICANE_NO_PROBE is not a boolean',
+        ),
         ({"heartbeat_interval": "fast"}, {}, "is not a duration"),
         ({"readiness_probe": "ready"}, {}, "is not a URL path"),
-        ({"port": "8000", "probe_port": "8000"}, {}, "option --probe-port: 8000 from the options is the same as --port"),
-        ({"heartbeat_interval": "5", "heartbeat_timeout": "2"}, {}, "must be longer than --heartbeat-interval"),
+        (
+            {"port": "8000", "probe_port": "8000"},
+            {},
+            "option --probe-port: 8000 from the options is the same as --port",
+        ),
+        (
+            {"heartbeat_interval": "5", "heartbeat_timeout": "2"},
+            {},
+            "must be longer than --heartbeat-interval",
+        ),
     ],
 )
 def test_errors_name_the_option_the_value_and_the_source(cli, env, message):
@@ -53,7 +65,9 @@ def test_setting_errors_name_the_setting():
         resolve({}, {"HURRICANE_THREADS": 0}, {})
 
 
-@pytest.mark.parametrize(("text", "value"), [("1", True), ("yes", True), ("TRUE", True), ("0", False), ("no", False)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", True), ("yes", True), ("TRUE", True), ("0", False), ("no", False)]
+)
 def test_booleans(text, value):
     assert resolve({}, {}, {"HURRICANE_NO_PROBE": text}).no_probe is value
 
