@@ -118,6 +118,18 @@ def parse_text(value: Any) -> str:
     return text
 
 
+def parse_optional(parse: Parser) -> Parser:
+    """Wrap a parser so that 0, "off" and "none" mean "not set"."""
+
+    def parse_or_off(value: Any) -> Any:
+        if value is None or str(value).strip().lower() in {"", "0", "off", "none"}:
+            return None
+        return parse(value)
+
+    parse_or_off.__name__ = parse.__name__
+    return parse_or_off
+
+
 def parse_log_level(value: Any) -> str:
     level = str(value).strip().upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -210,6 +222,41 @@ class Options:
     )
     max_buffer_size: int = option(
         100 * MiB, parse_size, "Largest amount of a request buffered in memory.", "BYTES"
+    )
+    max_requests: int | None = option(
+        None,
+        parse_optional(lambda v: parse_int(v, 1)),
+        "Recycle a worker after this many requests (off by default).",
+        "N",
+    )
+    max_requests_jitter: int = option(
+        0,
+        parse_int,
+        "Add up to this many requests to --max-requests, per worker, so workers do not recycle all at once.",
+        "N",
+    )
+    max_memory: int | None = option(
+        None,
+        parse_optional(lambda v: parse_int(v, 1)),
+        "Recycle a worker whose resident memory stays above this many MiB for three "
+        "heartbeats in a row (off by default).",
+        "MIB",
+    )
+    max_worker_age: float | None = option(
+        None,
+        parse_optional(parse_positive_duration),
+        "Recycle a worker after it has run this long (off by default).",
+        "SECONDS",
+    )
+    max_worker_age_jitter: float = option(
+        0.0, parse_duration, "Add up to this much to --max-worker-age, per worker.", "SECONDS"
+    )
+    request_timeout: float | None = option(
+        None,
+        parse_optional(parse_positive_duration),
+        "A request running longer than this makes its worker count as hung: a replacement "
+        "starts, the other requests finish, then the worker is killed (off by default).",
+        "SECONDS",
     )
     debug: bool = option(False, parse_bool, "Tornado debug mode (no effect on Django's DEBUG).")
     log_level: str = option("INFO", parse_log_level, "Level of Hurricane's own log lines.", "LEVEL")

@@ -8,56 +8,26 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import selectors
 import signal
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from supervisor import health, protocol
 from supervisor.options import Options
 from supervisor.process import ChildProcess, describe_exit, spawn
-from supervisor.restart import RestartPolicy
 from supervisor.sockets import BindError, bind, bound_port
+from supervisor.workers import Slot, Worker, limits, recycle_reason
 
 log = logging.getLogger("hurricane.supervisor")
 
 HANG_KILL_GRACE = 2.0  # a hung worker rarely handles SIGTERM; SIGKILL follows this soon
 PROBE_STOP_GRACE = 2.0
 TICK = 0.25
-
-
-@dataclass
-class Worker:
-    """The supervisor's record of one worker process."""
-
-    index: int
-    child: ChildProcess
-    reader: protocol.LineReader
-    spawned_at: float
-    last_hb_at: float | None = None
-    heartbeat: dict[str, Any] = field(default_factory=dict)
-    state: str = "booting"
-    retiring: str | None = None  # why we are stopping it, once we are
-    kill_at: float | None = None
-    boot_error: str | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.child.pid
-
-
-@dataclass
-class Slot:
-    """One of the ``--workers`` places, kept across the processes that fill it."""
-
-    policy: RestartPolicy = field(default_factory=RestartPolicy)
-    restarts: int = 0
-    last_exit: str | None = None
-    respawn_at: float | None = 0.0
 
 
 class Supervisor:
@@ -72,10 +42,12 @@ class Supervisor:
         self.worker_argv = worker_argv
         self.probe_argv = probe_argv
         self.clock = clock
+        self.rng = random.Random()
         self.started_at = clock()
         self.selector = selectors.DefaultSelector()
         self.workers: list[Worker] = []
-        self.slots = [Slot() for _ in range(options.workers)]
+        self.slots = {index: Slot() for index in range(options.workers)}
+        self.recycles: deque[Worker] = deque()
         self.restarts: Counter[str] = Counter()
         self.phase = "starting"
         self.phase_deadline: float | None = None
@@ -147,6 +119,9 @@ class Supervisor:
             signal.SIGTERM: self.begin_shutdown,
             signal.SIGINT: self.begin_shutdown,
             signal.SIGQUIT: self.stop_now,
+            signal.SIGHUP: self.reload,
+            signal.SIGTTIN: self.scale_up,
+            signal.SIGTTOU: self.scale_down,
             signal.SIGCHLD: lambda: None,  # reaping happens on every step
         }
 
@@ -159,12 +134,9 @@ class Supervisor:
         actions = self.signal_actions()
         for signum in data:
             if signum in actions:
-                self.handle_signal(signum, actions[signum])
-
-    def handle_signal(self, signum: int, action: Callable[[], None]) -> None:
-        if signum != signal.SIGCHLD:
-            log.info("received %s", signal.Signals(signum).name)
-        action()
+                if signum != signal.SIGCHLD:
+                    log.info("received %s", signal.Signals(signum).name)
+                actions[signum]()
 
     def begin_shutdown(self) -> None:
         """SIGTERM/SIGINT: fail readiness now, keep serving for the delay, then drain."""
@@ -182,6 +154,9 @@ class Supervisor:
         self.phase = "stopping"
         self.phase_deadline = now + self.options.graceful_timeout
         log.info("stopping workers (graceful timeout %.1fs)", self.options.graceful_timeout)
+        # Our copy of the listening socket goes first: once the workers close theirs,
+        # new connections are refused instead of waiting in a backlog nobody accepts.
+        self.close_app_socket()
         for worker in self.workers:
             self.retire(worker, "shutdown", now + self.options.graceful_timeout)
 
@@ -211,10 +186,15 @@ class Supervisor:
         while any(w.child.alive for w in self.workers) and self.clock() < deadline:
             self.reap()
             time.sleep(0.01)
-        for sock in (self.app_socket, self.probe_socket):
-            if sock is not None:
-                sock.close()
+        self.close_app_socket()
+        if self.probe_socket is not None:
+            self.probe_socket.close()
         signal.set_wakeup_fd(-1)
+
+    def close_app_socket(self) -> None:
+        if self.app_socket is not None:
+            self.app_socket.close()
+            self.app_socket = None
 
     # -- the loop ---------------------------------------------------------------
 
@@ -256,6 +236,7 @@ class Supervisor:
             self.phase = "running"
         if self.phase in ("starting", "running"):
             self.respawn_due(now)
+            self.advance_recycle(now)
         elif self.phase == "draining" and self.phase_deadline is not None:
             if now >= self.phase_deadline:
                 self.stop_workers()
@@ -271,16 +252,27 @@ class Supervisor:
 
     # -- workers ----------------------------------------------------------------
 
-    def spawn_worker(self, index: int) -> Worker:
+    def spawn_worker(self, index: int, replaces: Worker | None = None) -> Worker:
         assert self.app_socket is not None
-        spec = {"options": self.options.to_json(), "index": index, "app_fd": self.app_socket.fileno()}
-        child = spawn("worker", self.worker_argv, spec, [self.app_socket.fileno()], with_pipe="from_child")
-        worker = Worker(index, child, protocol.LineReader(f"worker {index}"), self.clock())
+        fd = self.app_socket.fileno()
+        spec = {"options": self.options.to_json(), "index": index, "app_fd": fd}
+        child = spawn("worker", self.worker_argv, spec, [fd], with_pipe="from_child")
+        request_limit, age_limit = limits(self.options, self.rng)
+        worker = Worker(
+            index,
+            child,
+            protocol.LineReader(f"worker {index}"),
+            self.clock(),
+            request_limit=request_limit,
+            age_limit=age_limit,
+            replaces=replaces,
+        )
         assert child.pipe is not None
         self.selector.register(child.pipe, selectors.EVENT_READ, lambda: self.on_pipe(worker))
         self.workers.append(worker)
-        self.slots[index].respawn_at = None
-        log.info("worker %d started (pid %d)", index, worker.pid)
+        if index in self.slots:
+            self.slots[index].respawn_at = None
+        log.info("%s started", worker.label())
         return worker
 
     def on_pipe(self, worker: Worker) -> None:
@@ -300,44 +292,37 @@ class Supervisor:
         if msg.get("type") == "boot_error":
             worker.boot_error = str(msg.get("error", "unknown error"))
             return
+        now = self.clock()
         worker.heartbeat = msg
-        worker.last_hb_at = self.clock()
+        worker.last_hb_at = now
         state = str(msg.get("state", "booting"))
         if state == "ready" and worker.state == "booting":
-            log.info(
-                "worker %d (pid %d) ready in %.2fs",
-                worker.index,
-                worker.pid,
-                worker.last_hb_at - worker.spawned_at,
-            )
+            log.info("%s ready in %.2fs", worker.label(), now - worker.spawned_at)
             self.ever_ready = True
         worker.state = state
+        if state == "ready" and worker.active:
+            reason = recycle_reason(worker, now, self.options)
+            if reason is not None:
+                self.recycle(worker, reason)
 
     def watch(self, worker: Worker, now: float) -> None:
         """Escalate stops that take too long; catch hung and stuck-booting workers."""
         if worker.retiring is not None:
             if worker.kill_at is not None and now >= worker.kill_at and worker.child.alive:
-                log.warning("worker %d (pid %d) did not stop: killing", worker.index, worker.pid)
+                log.warning("%s did not stop in time: killing it", worker.label())
                 worker.child.send(signal.SIGKILL)
                 worker.kill_at = None
             return
         opts = self.options
         if worker.state == "booting" and now - worker.spawned_at > opts.startup_timeout:
-            log.error(
-                "worker %d (pid %d) still booting after %.1fs: replacing it",
-                worker.index,
-                worker.pid,
-                now - worker.spawned_at,
-            )
+            log.error("%s still booting after %.1fs: replacing it", worker.label(), now - worker.spawned_at)
             self.replace(worker, "startup-timeout", now)
         elif worker.state != "booting" and worker.last_hb_at is not None:
             silent = now - worker.last_hb_at
-            if silent > opts.heartbeat_timeout:
+            if silent > opts.heartbeat_timeout and not worker.heartbeat.get("debugger"):
                 log.error(
-                    "worker %d (pid %d) sent no heartbeat for %.1fs: hung, dumping its stacks "
-                    "and replacing it",
-                    worker.index,
-                    worker.pid,
+                    "%s sent no heartbeat for %.1fs: hung; dumping its stacks and replacing it",
+                    worker.label(),
                     silent,
                 )
                 worker.child.send(signal.SIGUSR1)  # faulthandler dumps every thread's stack
@@ -347,7 +332,12 @@ class Supervisor:
     def replace(self, worker: Worker, reason: str, now: float) -> None:
         """Stop a failed worker quickly and schedule its slot's respawn with backoff."""
         self.retire(worker, reason, now + HANG_KILL_GRACE)
-        self.schedule_respawn(worker.index, reason, now)
+        if worker.replaces is not None:
+            self.abandon_replacement(worker, now)
+        elif not self.has_successor(worker):
+            self.schedule_respawn(worker.index, reason, now)
+        else:
+            self.restarts[reason] += 1
 
     def retire(self, worker: Worker, reason: str, kill_at: float) -> None:
         if worker.retiring is None:
@@ -356,35 +346,43 @@ class Supervisor:
             worker.child.send(signal.SIGTERM)
 
     def schedule_respawn(self, index: int, reason: str, now: float) -> None:
-        slot = self.slots[index]
+        self.restarts[reason] += 1
+        slot = self.slots.get(index)
+        if slot is None:  # scaled away meanwhile
+            return
         delay = slot.policy.on_crash(now)
         slot.restarts += 1
         slot.respawn_at = now + delay
-        self.restarts[reason] += 1
         if delay:
             log.warning("worker %d restarts in %.1fs (crash #%d)", index, delay, slot.policy.crashes)
 
     def on_worker_exit(self, worker: Worker, status: int) -> None:
         worker.child.reaped(status)
         if worker.child.pipe is not None:
-            self.on_pipe_drain(worker)
+            self.drain_pipe(worker)
         self.workers.remove(worker)
         how = describe_exit(status)
-        slot = self.slots[worker.index]
-        slot.last_exit = how
+        slot = self.slots.get(worker.index)
+        if slot is not None and not self.has_successor(worker):
+            slot.last_exit = how
+        now = self.clock()
         if worker.retiring is not None:
-            log.info("worker %d (pid %d) %s (%s)", worker.index, worker.pid, how, worker.retiring)
-            return
-        if self.phase in ("draining", "stopping"):
-            log.info("worker %d (pid %d) %s", worker.index, worker.pid, how)
-            return
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == protocol.EXIT_BOOT_ERROR:
-            self.on_boot_error(worker)
-            return
-        log.error("worker %d (pid %d) %s: restarting it", worker.index, worker.pid, how)
-        self.schedule_respawn(worker.index, "crash", self.clock())
+            log.info("%s %s (%s)", worker.label(), how, worker.retiring)
+        elif self.phase in ("draining", "stopping"):
+            log.info("%s %s", worker.label(), how)
+        elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == protocol.EXIT_BOOT_ERROR:
+            self.on_boot_error(worker, now)
+        elif worker.replaces is not None:
+            log.error("replacement %s %s", worker.label(), how)
+            self.abandon_replacement(worker, now)
+        else:
+            log.error("%s %s: restarting it", worker.label(), how)
+            if not self.has_successor(worker):
+                self.schedule_respawn(worker.index, "crash", now)
+            else:
+                self.restarts["crash"] += 1
 
-    def on_pipe_drain(self, worker: Worker) -> None:
+    def drain_pipe(self, worker: Worker) -> None:
         """Read what a dead worker left in its pipe (its boot error, say), then close it."""
         pipe = worker.child.pipe
         assert pipe is not None
@@ -400,20 +398,112 @@ class Supervisor:
         self.selector.unregister(pipe)
         worker.child.close_pipe()
 
-    def on_boot_error(self, worker: Worker) -> None:
+    def on_boot_error(self, worker: Worker, now: float) -> None:
         error = worker.boot_error or "the worker exited during boot"
         if not self.ever_ready:
             log.error("the application cannot start: %s", error)
             self.stop_now(1)
-            return
-        log.error("worker %d (pid %d) failed to boot: %s", worker.index, worker.pid, error)
-        self.schedule_respawn(worker.index, "boot-error", self.clock())
+        elif worker.replaces is not None:
+            log.error("replacement %s failed to boot: %s", worker.label(), error)
+            self.abandon_replacement(worker, now)
+        else:
+            log.error("%s failed to boot: %s", worker.label(), error)
+            self.schedule_respawn(worker.index, "boot-error", now)
 
     def respawn_due(self, now: float) -> None:
-        active = {w.index for w in self.workers if w.retiring is None}
-        for index, slot in enumerate(self.slots):
-            if index not in active and slot.respawn_at is not None and now >= slot.respawn_at:
+        active = {w.index for w in self.workers if w.active}
+        for index, slot in self.slots.items():
+            if index in active:
+                slot.respawn_at = None
+            elif slot.respawn_at is not None and now >= slot.respawn_at:
                 self.spawn_worker(index)
+
+    # -- recycling: the replacement is ready before the old worker drains -----------
+
+    def recycle(self, worker: Worker, reason: str) -> None:
+        if worker.recycle is not None or not worker.active or worker.replaces is not None:
+            return
+        slot = self.slots.get(worker.index)
+        if slot is not None and self.clock() < slot.recycle_after:
+            return
+        worker.recycle = reason
+        self.recycles.append(worker)
+        if reason == "request-timeout":
+            oldest = worker.heartbeat.get("oldest_request") or {}
+            log.warning(
+                "%s: %s %s running for %.1fs exceeds --request-timeout: replacing the worker",
+                worker.label(),
+                oldest.get("method", "?"),
+                oldest.get("path", "?"),
+                worker.heartbeat.get("oldest_request_s", 0.0),
+            )
+
+    def advance_recycle(self, now: float) -> None:
+        """One recycle at a time: start a replacement, retire the old one once it is ready."""
+        pending = [w for w in self.workers if w.replaces is not None and w.active]
+        if pending:
+            new = pending[0]
+            old = new.replaces
+            assert old is not None
+            if not old.active:  # the old worker died meanwhile: the new one simply takes over
+                new.replaces = None
+            elif new.state == "ready":
+                reason = old.recycle or "recycle"
+                log.info("%s replaced by pid %d (%s)", old.label(), new.pid, reason)
+                new.replaces = None
+                self.restarts[reason] += 1
+                if old.index in self.slots:
+                    self.slots[old.index].restarts += 1
+                self.retire(old, reason, now + self.graceful_kill_after())
+            return
+        while self.recycles:
+            old = self.recycles.popleft()
+            if old.active:
+                log.info("recycling %s: %s", old.label(), old.recycle)
+                self.spawn_worker(old.index, replaces=old)
+                return
+
+    def graceful_kill_after(self) -> float:
+        return self.options.graceful_timeout + 1.0  # the worker's own drain deadline comes first
+
+    def abandon_replacement(self, new: Worker, now: float) -> None:
+        """A replacement failed: keep the old worker serving and try again later."""
+        old = new.replaces
+        new.replaces = None
+        if old is None:
+            return
+        slot = self.slots.get(old.index)
+        delay = slot.policy.on_crash(now) if slot is not None else 0.0
+        delay = max(delay, 1.0)
+        if slot is not None:
+            slot.recycle_after = now + delay
+        log.error("keeping %s; its replacement is retried in %.1fs", old.label(), delay)
+        old.recycle = None
+
+    def has_successor(self, worker: Worker) -> bool:
+        return any(w.replaces is worker for w in self.workers)
+
+    def reload(self) -> None:
+        """SIGHUP: replace every worker, one at a time, with fresh code."""
+        for worker in list(self.workers):
+            if worker.active:
+                self.recycle(worker, "reload")
+
+    def scale_up(self) -> None:
+        index = max(self.slots, default=-1) + 1
+        self.slots[index] = Slot()
+        log.info("scaling up to %d worker(s)", len(self.slots))
+
+    def scale_down(self) -> None:
+        if len(self.slots) <= 1:
+            log.warning("not scaling down below one worker")
+            return
+        index = max(self.slots)
+        del self.slots[index]
+        log.info("scaling down to %d worker(s)", len(self.slots))
+        for worker in self.workers:
+            if worker.index == index:
+                self.retire(worker, "scale-down", self.clock() + self.graceful_kill_after())
 
     # -- health -----------------------------------------------------------------
 
@@ -421,9 +511,11 @@ class Supervisor:
         limit = health.stale_after(self.options)
         for worker in self.workers:
             fresh = worker.last_hb_at is not None and now - worker.last_hb_at <= limit
-            if worker.state == "ready" and worker.retiring is None and fresh:
+            if worker.state == "ready" and worker.active and fresh:
                 self.last_healthy_at = now
-                self.slots[worker.index].policy.on_healthy(now)
+                slot = self.slots.get(worker.index)
+                if slot is not None:
+                    slot.policy.on_healthy(now)
 
     def snapshot(self) -> dict[str, Any]:
         now = self.clock()
@@ -444,7 +536,7 @@ class Supervisor:
         return snap
 
     def describe(self, worker: Worker, now: float) -> dict[str, Any]:
-        slot = self.slots[worker.index]
+        slot = self.slots.get(worker.index) or Slot()
         age = now - (worker.last_hb_at if worker.last_hb_at is not None else worker.spawned_at)
         return {
             "worker": worker.index,
@@ -454,6 +546,7 @@ class Supervisor:
             "restarts": slot.restarts,
             "last_exit": slot.last_exit,
             "retiring": worker.retiring,
+            "recycle": worker.recycle,
             "heartbeat": worker.heartbeat,
         }
 

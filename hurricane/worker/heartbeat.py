@@ -57,6 +57,7 @@ class Heartbeat:
     def message(self, now: float) -> dict[str, Any]:
         self.seq += 1
         checks, db = self.checks.report(now)
+        oldest = self.stats.oldest()
         return {
             "pid": os.getpid(),
             "worker": self.index,
@@ -67,7 +68,8 @@ class Heartbeat:
             "queued": self.stats.queued,
             "threads": self.threads,
             "requests_total": self.stats.requests_total,
-            "oldest_request_s": round(self.stats.oldest_age(), 3),
+            "oldest_request_s": oldest["age_s"] if oldest else 0.0,
+            "oldest_request": oldest,
             "rss_bytes": self._process.memory_info().rss,
             "checks": checks,
             "db": db,

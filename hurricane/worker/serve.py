@@ -82,7 +82,7 @@ class Worker:
         deadline = started + self.options.graceful_timeout
         while time.monotonic() < deadline:
             self.close_idle_connections()
-            if self.stats.in_flight == 0 and not self.open_connections():
+            if self.stats.in_flight == self.stuck_requests() and not self.open_connections():
                 break
             await asyncio.sleep(DRAIN_POLL)
         else:
@@ -100,6 +100,16 @@ class Worker:
             self.stats.requests_total,
         )
 
+    def stuck_requests(self) -> int:
+        """Requests past --request-timeout: the drain does not wait for them."""
+        if self.options.request_timeout is None:
+            return 0
+        return self.stats.running_longer_than(self.options.request_timeout)
+
+    def open_connections(self) -> set[Any]:
+        """Connections without a request in flight: they close once idle."""
+        return {c for c in self.http._connections if c not in self.wsgi.busy}
+
     def accept_backlog(self) -> None:
         """Take the connections already waiting on the socket, so none is reset at exit."""
         while True:
@@ -108,9 +118,6 @@ class Worker:
             except (BlockingIOError, OSError):
                 return
             self.http._handle_connection(conn, address)
-
-    def open_connections(self) -> set[Any]:
-        return self.http._connections
 
     def close_idle_connections(self) -> None:
         now = time.monotonic()

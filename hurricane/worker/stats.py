@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from typing import Any
 
 
 class RequestStats:
@@ -17,12 +18,12 @@ class RequestStats:
         self._started = 0
         self._lock = threading.Lock()
         self._ids = itertools.count()
-        self._open: dict[int, float] = {}
+        self._open: dict[int, tuple[float, str, str]] = {}  # key -> (start, method, path)
 
-    def begin(self) -> int:
+    def begin(self, method: str, path: str) -> int:
         self.in_flight += 1
         key = next(self._ids)
-        self._open[key] = time.monotonic()
+        self._open[key] = (time.monotonic(), method, path)
         return key
 
     def end(self, key: int) -> None:
@@ -42,7 +43,13 @@ class RequestStats:
     def queued(self) -> int:
         return max(0, self.submitted - self._started)
 
-    def oldest_age(self) -> float:
+    def oldest(self) -> dict[str, Any] | None:
+        """The longest-running request: method, path (shortened) and age."""
         if not self._open:
-            return 0.0
-        return time.monotonic() - min(self._open.values())
+            return None
+        started, method, path = min(self._open.values())
+        return {"method": method, "path": path[:200], "age_s": round(time.monotonic() - started, 3)}
+
+    def running_longer_than(self, seconds: float) -> int:
+        cutoff = time.monotonic() - seconds
+        return sum(1 for started, _, _ in self._open.values() if started < cutoff)

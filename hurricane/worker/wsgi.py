@@ -30,6 +30,8 @@ access_log = logging.getLogger("hurricane.access")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 NO_BODY_STATUSES = {204, 304}
+IDLE_AFTER_RESPONSE = 0.25
+IDLE_AFTER_ACCEPT = 1.0
 
 
 class Response:
@@ -55,7 +57,7 @@ class WSGIServer(httputil.HTTPServerConnectionDelegate):
         self.draining = False
         self.busy: set[object] = set()  # connections with a request in progress
         self.opened: dict[object, float] = {}  # connection -> when it was accepted
-        self.served: set[object] = set()  # connections that completed a request
+        self.last_done: dict[object, float] = {}  # connection -> when its last response ended
         self.multiprocess = options.workers > 1
 
     def start_request(
@@ -67,14 +69,20 @@ class WSGIServer(httputil.HTTPServerConnectionDelegate):
 
     def on_close(self, server_conn: object) -> None:
         self.busy.discard(server_conn)
-        self.served.discard(server_conn)
+        self.last_done.pop(server_conn, None)
         self.opened.pop(server_conn, None)
 
-    def idle(self, server_conn: object, now: float, patience: float = 1.0) -> bool:
-        """Between requests: served one already, or connected a while ago and sent nothing."""
+    def idle(self, server_conn: object, now: float) -> bool:
+        """No request for a while: safe to close without racing a request on its way.
+
+        A client sends its next request right after a response; one that was just
+        accepted sends its first within moments. Closing sooner would cut those.
+        """
         if server_conn in self.busy:
             return False
-        return server_conn in self.served or now - self.opened.get(server_conn, now) > patience
+        if server_conn in self.last_done:
+            return now - self.last_done[server_conn] > IDLE_AFTER_RESPONSE
+        return now - self.opened.get(server_conn, now) > IDLE_AFTER_ACCEPT
 
 
 class WSGIRequest(httputil.HTTPMessageDelegate):
@@ -101,7 +109,7 @@ class WSGIRequest(httputil.HTTPMessageDelegate):
         assert isinstance(start_line, httputil.RequestStartLine)
         self.start_line = start_line
         self.headers = headers
-        self.key = self.server.stats.begin()
+        self.key = self.server.stats.begin(start_line.method, start_line.path)
         self.server.busy.add(self.server_conn)
         length = headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > self.server.options.max_body_size:
@@ -238,7 +246,7 @@ class WSGIRequest(httputil.HTTPMessageDelegate):
             self.server.stats.end(self.key)
             self.key = None
             self.server.busy.discard(self.server_conn)
-            self.server.served.add(self.server_conn)
+            self.server.last_done[self.server_conn] = time.monotonic()
 
     def log_access(self, response: Response | None, code: int | None = None) -> None:
         if access_log.isEnabledFor(logging.INFO) and self.start_line is not None:
