@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import MutableMapping
 
 BACKLOG = 2048
+LISTEN_FDS_START = 3  # systemd passes sockets from fd 3 on (SD_LISTEN_FDS_START)
 
 
 class BindError(OSError):
@@ -40,3 +42,33 @@ def bind(host: str, port: int, option: str) -> socket.socket:
 
 def bound_port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
+
+
+def passed_fds(environ: MutableMapping[str, str], pid: int) -> list[int]:
+    """The file descriptors systemd passed to this process (socket activation), if any.
+
+    The variables are removed either way, as sd_listen_fds() does, so that
+    children do not take them for their own.
+    """
+    listen_pid = environ.pop("LISTEN_PID", "")
+    count = environ.pop("LISTEN_FDS", "")
+    environ.pop("LISTEN_FDNAMES", None)
+    if listen_pid != str(pid) or not count.isdigit():
+        return []
+    return list(range(LISTEN_FDS_START, LISTEN_FDS_START + int(count)))
+
+
+def inherited(environ: MutableMapping[str, str], pid: int) -> list[socket.socket]:
+    """The listening sockets systemd passed, in order: app first, then probe."""
+    sockets = []
+    for fd in passed_fds(environ, pid):
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError as exc:
+            raise BindError(f"LISTEN_FDS: fd {fd} is not a socket ({exc.strerror})") from None
+        if sock.type != socket.SOCK_STREAM:
+            raise BindError(f"LISTEN_FDS: fd {fd} is not a stream socket (use ListenStream=)")
+        sock.setblocking(False)
+        sock.set_inheritable(True)
+        sockets.append(sock)
+    return sockets

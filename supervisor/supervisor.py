@@ -20,7 +20,8 @@ from typing import Any
 from supervisor import health, protocol
 from supervisor.options import Options
 from supervisor.process import ChildProcess, describe_exit, spawn
-from supervisor.sockets import BindError, bind, bound_port
+from supervisor.sdnotify import Notifier, status_text
+from supervisor.sockets import BindError, bind, bound_port, inherited
 from supervisor.workers import Slot, Worker, limits, recycle_reason
 
 log = logging.getLogger("hurricane.supervisor")
@@ -62,6 +63,7 @@ class Supervisor:
         self.probe_socket: socket.socket | None = None
         self.seq = 0
         self._wakeup_r: socket.socket | None = None
+        self.notifier = Notifier.from_environ(os.environ, os.getpid())
 
     # -- start and stop ---------------------------------------------------------
 
@@ -83,12 +85,15 @@ class Supervisor:
 
     def bind(self) -> None:
         opts = self.options
-        self.app_socket = bind(opts.host, opts.port, "--port")
+        passed = inherited(os.environ, os.getpid())  # systemd's socket activation, in order
+        self.app_socket = passed.pop(0) if passed else bind(opts.host, opts.port, "--port")
         app_port = bound_port(self.app_socket)
         probe_note = "no probes"
         if not opts.no_probe:
             try:
-                self.probe_socket = bind(opts.host, opts.effective_probe_port, "--probe-port")
+                self.probe_socket = (
+                    passed.pop(0) if passed else bind(opts.host, opts.effective_probe_port, "--probe-port")
+                )
             except BindError:
                 self.app_socket.close()
                 raise
@@ -140,6 +145,7 @@ class Supervisor:
 
     def begin_shutdown(self) -> None:
         """SIGTERM/SIGINT: fail readiness now, keep serving for the delay, then drain."""
+        self.notifier.stopping()
         if self.phase in ("draining", "stopping"):
             log.warning("second stop signal: stopping at once")
             self.stop_now()
@@ -166,6 +172,7 @@ class Supervisor:
         self.finish(code)
 
     def finish(self, code: int) -> None:
+        self.notifier.stopping()
         if self.probe is not None:
             self.probe.send(signal.SIGTERM)
             self.wait_for(self.probe, PROBE_STOP_GRACE)
@@ -485,6 +492,7 @@ class Supervisor:
 
     def reload(self) -> None:
         """SIGHUP: replace every worker, one at a time, with fresh code."""
+        self.notifier.reloading()
         for worker in list(self.workers):
             if worker.active:
                 self.recycle(worker, "reload")
@@ -533,6 +541,7 @@ class Supervisor:
         if not self.startup_done and health.startup(snap, 0.0, self.options).ok:
             self.startup_done = snap["startup_done"] = True
             log.info("started in %.2fs", now - self.started_at)
+            self.notifier.ready(status_text(snap, len(self.slots)))
         return snap
 
     def describe(self, worker: Worker, now: float) -> dict[str, Any]:
@@ -553,12 +562,20 @@ class Supervisor:
     def publish(self) -> None:
         self.seq += 1
         snap = self.snapshot()
+        self.notify_systemd(snap)
         if self.probe_writer is None:
             return
         try:
             self.probe_writer.send(protocol.encode(snap, limit=1 << 24))
         except BrokenPipeError:
             pass  # the probe died; on_probe_exit restarts it
+
+    def notify_systemd(self, snap: dict[str, Any]) -> None:
+        """Worker counts for ``systemctl status``; the watchdog is fed only while /alive would pass."""
+        if self.notifier.reload_pending and not any(w.active and w.recycle == "reload" for w in self.workers):
+            self.notifier.ready(status_text(snap, len(self.slots)))  # the reload is done
+        self.notifier.status(status_text(snap, len(self.slots)))
+        self.notifier.watchdog(self.clock(), health.alive(snap, 0.0, self.options).ok)
 
     # -- the probe --------------------------------------------------------------
 
