@@ -146,9 +146,14 @@ def serve_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start(*args: str, env: dict[str, str] | None = None, fast: bool = True) -> Server:
-    """Start serve (not waiting for anything); pair with ``stop()``."""
-    cmd = [sys.executable, str(EXAMPLE / "manage.py"), "serve", *(FAST if fast else []), *args]
+def start(
+    *args: str, env: dict[str, str] | None = None, fast: bool = True, prefix: tuple[str, ...] = ()
+) -> Server:
+    """Start serve (not waiting for anything); pair with ``stop()``.
+
+    ``prefix`` runs serve under another command, such as ``unshare``.
+    """
+    cmd = [*prefix, sys.executable, str(EXAMPLE / "manage.py"), "serve", *(FAST if fast else []), *args]
     proc = subprocess.Popen(
         cmd,
         cwd=EXAMPLE,
@@ -174,10 +179,16 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60.0) ->
 
 @contextmanager
 def serving(
-    *args: str, env: dict[str, str] | None = None, ready: bool = True, fast: bool = True
+    *args: str,
+    env: dict[str, str] | None = None,
+    ready: bool = True,
+    fast: bool = True,
+    prefix: tuple[str, ...] = (),
 ) -> Iterator[Server]:
     """Run serve on ephemeral ports until the block ends; kill its process group after."""
-    server = start("--host", "127.0.0.1", "--port", "0", "--probe-port", "0", *args, env=env, fast=fast)
+    server = start(
+        "--host", "127.0.0.1", "--port", "0", "--probe-port", "0", *args, env=env, fast=fast, prefix=prefix
+    )
     try:
         match = server.wait_for_line(r"listening on [^:]+:(\d+), probes on [^:]+:(\d+)")
         server.app_port, server.probe_port = int(match.group(1)), int(match.group(2))

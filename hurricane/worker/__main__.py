@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
+import logging
 import os
 import signal
 import socket
@@ -35,7 +36,12 @@ def main(argv: list[str]) -> int:
 
     worker = Worker(app, options, int(spec["index"]), socket.socket(fileno=int(spec["app_fd"])), pipe, parent)
     asyncio.run(worker.run())
-    return 0
+    # Leave without joining the view threads: a request stuck past --request-timeout
+    # must not keep a drained worker alive.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def load_application() -> Any:

@@ -1,0 +1,242 @@
+"""Drain, recycle, hang and crash handling under load: every request is accounted for."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import threading
+
+import pytest
+
+from tests.load import Load
+from tests.serving import Server, alive, serve_env, serving, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+LIFECYCLE = ("--settings", "lifecycle_settings")
+
+
+def replacements(server: Server, reason: str) -> int:
+    return len(re.findall(rf"replaced by pid \d+ \({reason}\)", server.output))
+
+
+def ok_count_grows(load: Load, by: int, timeout: float, server: Server) -> None:
+    start = load.tally.ok
+    wait_until(lambda: load.tally.ok >= start + by, timeout, f"{by} more requests", lambda: server.output)
+
+
+def test_sigterm_under_load_loses_no_request():
+    with serving("--shutdown-delay", "2", "--threads", "32") as server:
+        with Load(server.app_port, "/sleep?s=0.2", connections=32) as load:
+            ok_count_grows(load, 64, 30, server)
+            server.signal(signal.SIGTERM)
+            # Readiness fails at once, liveness holds, and the app keeps serving meanwhile.
+            wait_until(lambda: server.probe("/ready")[0] == 503, 1.0, "readiness to fail at once")
+            assert server.probe("/alive")[0] == 200
+            ok_count_grows(load, 64, 2.0, server)
+            assert server.wait_exit(30) == 0
+            tally = load.stop()
+    assert tally.failures == [], tally.failures[:5]
+    assert tally.ok > 128
+    assert "drained" in server.output
+
+
+def test_keep_alive_clients_are_told_to_close_while_draining():
+    with serving("--shutdown-delay", "0.5") as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.app_port, timeout=10)
+        conn.request("GET", "/hello")
+        first = conn.getresponse()
+        first.read()
+        assert first.getheader("Connection") != "close"
+        result: dict[str, object] = {}
+
+        def slow_request() -> None:
+            conn.request("GET", "/sleep?s=2")
+            response = conn.getresponse()
+            result["status"], result["connection"], result["body"] = (
+                response.status,
+                response.getheader("Connection"),
+                response.read(),
+            )
+
+        thread = threading.Thread(target=slow_request)
+        thread.start()
+        wait_until(
+            lambda: server.probe("/alive")[1]["workers"][0]["in_flight"] == 1, 10, "the request in flight"
+        )
+        server.signal(signal.SIGTERM)
+        thread.join(15)
+        conn.close()
+        assert server.wait_exit(30) == 0
+    assert result == {"status": 200, "connection": "close", "body": b"slept 2.0s\n"}
+
+
+def test_second_signal_stops_at_once():
+    with serving("--shutdown-delay", "30") as server:
+        server.signal(signal.SIGTERM)
+        wait_until(lambda: server.probe("/ready")[0] == 503, 5, "readiness to fail")
+        server.signal(signal.SIGTERM)
+        assert server.wait_exit(5) == 1
+    assert "second stop signal" in server.output
+
+
+def test_max_requests_recycles_repeatedly_without_failing_a_request():
+    with serving("--max-requests", "150", "--max-requests-jitter", "20") as server:
+        with Load(server.app_port, "/sleep?s=0.005", connections=8, limit_s=90) as load:
+            wait_until(
+                lambda: replacements(server, "max-requests") >= 5, 90, "five recycles", lambda: server.output
+            )
+            tally = load.stop()
+    assert tally.failures == [], tally.failures[:5]
+    assert tally.refused == 0
+    assert tally.ok >= 5 * 150
+
+
+def test_sighup_replaces_every_worker_one_at_a_time_under_load():
+    with serving("--workers", "2") as server:
+        wait_until(lambda: len(server.worker_pids()) == 2, 30, "two workers", lambda: server.output)
+        before = set(server.worker_pids())
+        with Load(server.app_port, "/sleep?s=0.01", connections=8) as load:
+            ok_count_grows(load, 50, 20, server)
+            server.signal(signal.SIGHUP)
+            wait_until(
+                lambda: replacements(server, "reload") == 2,
+                60,
+                "both workers reloaded",
+                lambda: server.output,
+            )
+            wait_until(lambda: len(server.worker_pids()) == 2, 30, "two ready workers")
+            ok_count_grows(load, 50, 20, server)
+            tally = load.stop()
+        after = set(server.worker_pids())
+    assert not before & after
+    assert tally.failures == [] and tally.refused == 0
+    # One at a time: the second replacement starts only after the first old worker retired.
+    lines = [
+        line for line in server.output.splitlines() if "recycling worker" in line or "replaced by" in line
+    ]
+    assert ["recycling" in line for line in lines] == [True, False, True, False], lines
+
+
+def test_max_memory_recycles_a_worker_that_keeps_growing():
+    with serving(*LIFECYCLE, "--max-memory", "150") as server:
+        [old] = server.worker_pids()
+        assert server.get("/hoard?mb=160")[0] == 200
+        wait_until(
+            lambda: replacements(server, "max-memory") == 1, 30, "a max-memory recycle", lambda: server.output
+        )
+        wait_until(lambda: not alive(old), 30, "the old worker to exit")
+        assert server.get("/hello")[0] == 200
+
+
+def test_max_worker_age_recycles():
+    with serving("--max-worker-age", "1.5") as server:
+        wait_until(
+            lambda: replacements(server, "max-age") >= 2, 60, "two age recycles", lambda: server.output
+        )
+        server.wait_ready()
+
+
+def test_worker_blocked_in_a_gil_holding_call_is_dumped_and_replaced():
+    with serving(*LIFECYCLE, "--heartbeat-timeout", "1") as server:
+        [old] = server.worker_pids()
+        stuck = threading.Thread(target=lambda: _ignore_errors(server, "/hold-gil?s=60"), daemon=True)
+        stuck.start()
+        wait_until(
+            lambda: [p for p in server.worker_pids() if p != old], 30, "a replacement", lambda: server.output
+        )
+        wait_until(lambda: not alive(old), 10, "the blocked worker to be killed")
+        assert server.get("/hello")[0] == 200
+        wait_until(lambda: "hold_gil" in server.output, 10, "the stack dump", lambda: server.output)
+    assert "hung; dumping its stacks" in server.output
+
+
+def test_request_timeout_replaces_the_worker_after_other_requests_finish():
+    with serving("--request-timeout", "1", "--threads", "16") as server:
+        [old] = server.worker_pids()
+        stuck = threading.Thread(target=lambda: _ignore_errors(server, "/sleep?s=60"), daemon=True)
+        stuck.start()
+        with Load(server.app_port, "/sleep?s=0.3", connections=4) as load:
+            wait_until(
+                lambda: replacements(server, "request-timeout") == 1,
+                30,
+                "a replacement",
+                lambda: server.output,
+            )
+            wait_until(lambda: not alive(old), 30, "the stuck worker to go")
+            ok_count_grows(load, 8, 20, server)
+            tally = load.stop()
+    assert tally.failures == [], tally.failures[:5]
+    assert re.search(r"GET /sleep\?s=60 running for \d+\.\ds exceeds --request-timeout", server.output)
+
+
+def test_crash_loop_backs_off_and_liveness_fails_only_after_the_grace(tmp_path):
+    marker = tmp_path / "crash"
+    env = serve_env(LIFECYCLE_CRASH_FILE=str(marker))
+    with serving(*LIFECYCLE, "--liveness-grace", "3", env=env) as server:
+        [pid] = server.worker_pids()
+        marker.touch()
+        os.kill(pid, signal.SIGKILL)
+        wait_until(
+            lambda: "restarts in 1.0s (crash #3)" in server.output,
+            30,
+            "growing backoff",
+            lambda: server.output,
+        )
+        assert server.probe("/ready")[0] == 503
+        wait_until(lambda: server.probe("/alive")[0] == 503, 10, "liveness to fail after the grace")
+        _, body = server.probe("/alive")
+        assert body["reason"].startswith("no healthy worker for")
+        marker.unlink()
+        server.wait_ready(40)
+        assert server.probe("/alive")[0] == 200
+
+
+def test_sigttin_and_sigttou_add_and_remove_a_worker():
+    with serving() as server, Load(server.app_port, "/sleep?s=0.01", connections=4) as load:
+        server.signal(signal.SIGTTIN)
+        wait_until(lambda: len(server.worker_pids()) == 2, 30, "a second worker", lambda: server.output)
+        server.signal(signal.SIGTTOU)
+        wait_until(lambda: len(server.probe("/alive")[1]["workers"]) == 1, 30, "back to one worker")
+        ok_count_grows(load, 20, 20, server)
+        tally = load.stop()
+    assert tally.failures == [] and tally.refused == 0
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or os.geteuid() != 0, reason="needs root and unshare")
+def test_as_pid_1_it_reaps_orphans_and_stops_on_sigterm():
+    prefix = ("unshare", "--pid", "--fork", "--kill-child")
+    with serving(*LIFECYCLE, prefix=prefix) as server:
+        [supervisor] = server.children()  # unshare's child: PID 1 in the new namespace
+        assert server.get("/orphan")[0] == 200
+        assert server.get("/orphan")[0] == 200
+
+        def zombies() -> list[int]:
+            from tests.serving import child_pids
+
+            return [p for p in child_pids(supervisor) if _state(p) == "Z"]
+
+        wait_until(lambda: not zombies(), 5, "orphans to be reaped")
+        workers = server.worker_pids()
+        assert workers
+        os.kill(supervisor, signal.SIGTERM)
+        assert server.wait_exit(30) == 0
+    assert "all workers stopped" in server.output
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
+def _ignore_errors(server: Server, path: str) -> None:
+    try:
+        server.get(path, timeout=90)
+    except OSError:
+        pass

@@ -1,0 +1,1 @@
+"""Views and a boot hook that misbehave on purpose, for the lifecycle tests."""
