@@ -108,12 +108,16 @@ def status_text(snapshot: Mapping[str, Any], wanted: int) -> str:
     restarts = sum(snapshot.get("restarts", {}).values())
     text = f"{ready}/{wanted} workers ready"
     if restarts:
-        text += f", {restarts} restarts"
+        text += f", {plural(restarts, 'restart')}"
     phase = snapshot.get("phase")
     if phase == "draining":
         return f"shutting down, still serving: {text}"
     if phase == "stopping":
-        return f"stopping: {len(workers)} workers finishing their requests"
+        return f"stopping: {plural(len(workers), 'worker')} finishing their requests"
     if not snapshot.get("startup_done"):
         return f"starting: {text}"
     return text
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -142,7 +142,7 @@ def test_a_socket_that_is_not_a_path_disables_notification():
         ),
         (
             {"phase": "stopping", "startup_done": True, "workers": [{"state": "draining"}]},
-            "stopping: 1 workers finishing their requests",
+            "stopping: 1 worker finishing their requests",
         ),
     ],
 )
