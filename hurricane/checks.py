@@ -1,6 +1,10 @@
 """Django's system checks and a database round-trip, run in the worker's background thread.
 
-Results are plain dicts that ride on the heartbeat; a probe request never runs a check.
+A check registered under the tag ``liveness``, ``readiness`` or ``startup``
+(plainly or with ``deploy=True``) decides that probe: an ERROR or CRITICAL fails
+it. Each check function runs on its own, so one that raises fails its tag with
+its name and leaves the others' verdicts intact. Results are plain dicts that
+ride on the heartbeat; a probe request never runs a check.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -19,21 +23,53 @@ from django.db import connections
 log = logging.getLogger("hurricane.worker")
 
 TAGS = ("startup", "liveness", "readiness")
+RAISED_ID = "hurricane.E001"
 Result = dict[str, Any]
+CheckFunction = Callable[..., Iterable[checks.CheckMessage]]
 
 
-def run_tag(tag: str) -> Result:
-    """Run the checks registered with ``tag``; ERROR and CRITICAL fail it."""
-    messages = checks.run_checks(tags=[tag], include_deployment_checks=True)
-    errors = []
-    for message in messages:
-        if message.level < checks.ERROR:
+def tagged(tag: str) -> list[CheckFunction]:
+    """The checks registered with ``tag``, deployment checks included."""
+    registered = checks.registry.registry.get_checks(include_deployment_checks=True)
+    return [check for check in registered if tag in getattr(check, "tags", ())]
+
+
+def check_name(check: CheckFunction) -> str:
+    inner = getattr(check, "func", check)  # functools.partial, as some apps register
+    return f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', repr(inner))}"
+
+
+def run_tag(tag: str, debug: bool, running: Callable[[str], None] = lambda name: None) -> Result:
+    """Run the checks registered with ``tag``; ERROR and CRITICAL fail it.
+
+    ``running`` is told each check's name before it starts, so a timeout can say
+    which one hangs.
+    """
+    errors: list[dict[str, Any]] = []
+    for check in tagged(tag):
+        name = check_name(check)
+        running(name)
+        try:
+            messages = list(check(app_configs=None, databases=None))
+        except Exception as exc:
+            log.warning("%s check %s raised", tag, name, exc_info=True)
+            errors.append(raised(name, exc, debug))
             continue
-        error = {"id": message.id, "level": _level(message.level), "msg": message.msg}
-        if settings.DEBUG and message.hint:  # hints may name internals
-            error["hint"] = message.hint
-        errors.append(error)
+        errors.extend(entry(m, debug) for m in messages if m.is_serious() and not m.is_silenced())
     return {"ok": not errors, "errors": errors}
+
+
+def entry(message: checks.CheckMessage, debug: bool) -> dict[str, Any]:
+    error = {"id": message.id, "level": _level(message.level), "msg": str(message.msg)}
+    if debug and message.hint:  # hints may name internals
+        error["hint"] = str(message.hint)
+    return error
+
+
+def raised(name: str, exc: BaseException, debug: bool) -> dict[str, Any]:
+    """A check that raised: its name and the exception type; the message only when DEBUG."""
+    what = f"{type(exc).__name__}: {exc}" if debug else type(exc).__name__
+    return {"id": RAISED_ID, "level": "ERROR", "msg": f"{name} raised {what}"}
 
 
 def _level(level: int) -> str:
@@ -60,24 +96,27 @@ def ping_databases() -> dict[str, Result]:
     return results
 
 
-def failed(tag: str, why: str) -> Result:
-    return {"ok": False, "errors": [{"id": "hurricane.E001", "level": "ERROR", "msg": why}]}
+def failed(why: str) -> Result:
+    return {"ok": False, "errors": [{"id": RAISED_ID, "level": "ERROR", "msg": why}]}
 
 
 class CheckRunner:
     """Runs every tag, then the databases, every ``interval`` seconds, each within ``timeout``.
 
     A check that hangs is reported as failed and left to finish on its own thread;
-    that tag is not started again until it does.
+    that tag is not started again until it does. Nothing a check does, short of
+    ending the process, stops this loop.
     """
 
     def __init__(self, interval: float, timeout: float) -> None:
         self.interval = interval
         self.timeout = timeout
+        self.debug = bool(settings.DEBUG)
         self.checks: dict[str, Result] = {}
         self.db: dict[str, Result] = {}
         self.rounds = 0
         self._running: dict[str, threading.Thread] = {}
+        self._current: dict[str, str] = {}  # tag -> the check it is running now
         self._wake = threading.Event()
 
     def start(self) -> None:
@@ -90,7 +129,7 @@ class CheckRunner:
             self._wake.clear()
 
     def run_round(self) -> None:
-        results = {tag: self._limited(tag, functools.partial(run_tag, tag)) for tag in TAGS}
+        results = {tag: self._limited(tag, self._tag_runner(tag)) for tag in TAGS}
         db = self._limited("db", ping_databases)
         now = time.monotonic()
         for result in results.values():
@@ -101,31 +140,38 @@ class CheckRunner:
         self.db = db
         self.rounds += 1
 
+    def _tag_runner(self, tag: str) -> Callable[[], Result]:
+        return functools.partial(run_tag, tag, self.debug, functools.partial(self._current.__setitem__, tag))
+
     def _limited(self, name: str, fn: Callable[[], Any]) -> Any:
         previous = self._running.get(name)
         if previous is not None and previous.is_alive():
-            return failed(name, f"{name} checks still running after {self.timeout:.1f}s")
+            return failed(f"{self._what(name)} still running after {self.timeout:.1f}s")
         box: dict[str, Any] = {}
         started = time.monotonic()
 
         def target() -> None:
             try:
                 box["result"] = fn()
-            except Exception as exc:
-                log.warning("%s checks raised %s: %s", name, type(exc).__name__, exc)
-                box["result"] = failed(name, f"check raised {type(exc).__name__}: {exc}")
+            except BaseException as exc:  # noqa: BLE001 - even SystemExit must not end the checks
+                log.warning("%s checks raised %s", name, type(exc).__name__, exc_info=True)
+                box["result"] = failed(f"{name} checks raised {type(exc).__name__}")
 
         thread = threading.Thread(target=target, name=f"hurricane-check-{name}", daemon=True)
         self._running[name] = thread
         thread.start()
         thread.join(self.timeout)
         if thread.is_alive():
-            log.warning("%s checks did not finish within %.1fs", name, self.timeout)
-            return failed(name, f"{name} checks timed out after {self.timeout:.1f}s")
+            log.warning("%s did not finish within %.1fs", self._what(name), self.timeout)
+            return failed(f"{self._what(name)} timed out after {self.timeout:.1f}s")
         result = box["result"]
         if isinstance(result, dict) and "ok" in result:
             result["took_ms"] = round(1000 * (time.monotonic() - started), 2)
         return result
+
+    def _what(self, name: str) -> str:
+        current = self._current.get(name)
+        return f"{name} check {current}" if current else f"{name} checks"
 
     def report(self, now: float) -> tuple[dict[str, Result], dict[str, Result]]:
         """Check results as the heartbeat carries them, with their age."""

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OptionError, ValueError, TypeError) as exc:
         print(f"hurricane: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logs.configure(options.log_level)
+    logs.configure(options.log_level, options.log_format)
     worker_argv = json.loads(args.worker)
     probe_argv = [sys.executable, "-m", "supervisor.probe"]
     return Supervisor(options, worker_argv, probe_argv).run()

@@ -137,6 +137,13 @@ def parse_log_level(value: Any) -> str:
     return level
 
 
+def parse_log_format(value: Any) -> str:
+    fmt = str(value).strip().lower()
+    if fmt not in {"text", "json"}:
+        raise _Invalid("is not a log format (text, json)")
+    return fmt
+
+
 def option(default: Any, parse: Parser, help: str, metavar: str | None = None) -> Any:
     """Declare one option: its default, its parser and its help text."""
     return field(default=default, metadata={"parse": parse, "help": help, "metavar": metavar})
@@ -260,6 +267,14 @@ class Options:
     )
     debug: bool = option(False, parse_bool, "Tornado debug mode (no effect on Django's DEBUG).")
     log_level: str = option("INFO", parse_log_level, "Level of Hurricane's own log lines.", "LEVEL")
+    log_format: str = option(
+        "text", parse_log_format, "Hurricane's log lines as text, or json (one object per line).", "FORMAT"
+    )
+    log_probes: bool = option(
+        False, parse_bool, "Log probe and metrics requests on hurricane.probe (also: LOG_PROBES = True)."
+    )
+    metrics: str = option("/metrics", parse_path, "Path of the Prometheus metrics on the probe port.", "PATH")
+    no_metrics: bool = option(False, parse_bool, "Do not serve metrics.")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -325,6 +340,8 @@ def validate(options: Options) -> None:
     probes = [options.liveness_probe, options.readiness_probe, options.startup_probe]
     if len(set(probes)) != len(probes):
         raise OptionError("liveness_probe", ", ".join(probes), "the options", "are not distinct")
+    if not options.no_metrics and options.metrics in probes:
+        raise OptionError("metrics", options.metrics, "the options", "is also a probe path")
     if options.heartbeat_timeout <= options.heartbeat_interval:
         raise OptionError(
             "heartbeat_timeout",

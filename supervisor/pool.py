@@ -15,7 +15,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
-from supervisor import health, protocol
+from supervisor import counters, health, protocol
 from supervisor.options import Options
 from supervisor.process import describe_exit, spawn
 from supervisor.workers import Slot, Worker, limits, recycle_reason
@@ -43,6 +43,7 @@ class WorkerPool:
         self.slots = {index: Slot() for index in range(options.workers)}
         self.recycles: deque[Worker] = deque()
         self.restarts: Counter[str] = Counter()
+        self.retired = counters.Totals()  # dead workers' counts, so the sums never go backwards
         self.ever_ready = False
         self.fatal: str | None = None  # the application cannot boot: the server must stop
         self.last_healthy_at: float | None = None
@@ -211,6 +212,7 @@ class WorkerPool:
         """A worker process ended: decide what its slot needs now."""
         worker.child.reaped(status)
         self.drain_pipe(worker)
+        self.retired.add(worker.heartbeat)
         self.workers.remove(worker)
         how = describe_exit(status)
         slot = self.slots.get(worker.index)

@@ -48,6 +48,7 @@ class Supervisor:
         self.phase_deadline: float | None = None
         self.exit_code: int | None = None
         self.startup_done = False
+        self.startup_s: float | None = None
         self.probe: ChildProcess | None = None
         self.probe_writer: protocol.SnapshotWriter | None = None
         self.probe_respawn_at: float | None = None
@@ -265,10 +266,13 @@ class Supervisor:
             "since_healthy_s": round(since, 3),
             "restarts": dict(self.pool.restarts),
             "workers": self.pool.describe(now),
+            "retired": self.pool.retired.to_wire(),
+            "startup_s": self.startup_s,
         }
         if not self.startup_done and health.startup(snap, 0.0, self.options).ok:
             self.startup_done = snap["startup_done"] = True
-            log.info("started in %.2fs", now - self.started_at)
+            self.startup_s = snap["startup_s"] = round(now - self.started_at, 3)
+            log.info("started in %.2fs", self.startup_s)
             self.notifier.ready(status_text(snap, len(self.pool.slots)))
         return snap
 

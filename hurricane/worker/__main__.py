@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:  # noqa: BLE001 - any boot failure is reported the same way
         report_boot_error(pipe, exc)
         return protocol.EXIT_BOOT_ERROR
-    logs.configure(options.log_level)
+    logs.configure(options.log_level, options.log_format)
     from hurricane.worker.serve import Worker
 
     worker = Worker(app, options, int(spec["index"]), socket.socket(fileno=int(spec["app_fd"])), pipe, parent)

@@ -73,19 +73,34 @@ class Heartbeat:
             "rss_bytes": self._process.memory_info().rss,
             "checks": checks,
             "db": db,
+            **self.stats.counters(),
         }
 
     def send(self, msg: dict[str, Any]) -> None:
-        try:
-            line = protocol.encode(msg)
-        except protocol.LineTooLong:
-            line = protocol.encode(shrink(msg))
+        line = fit(msg)
         try:
             if not protocol.write_line(self.pipe, line):
                 log.debug("heartbeat dropped: the supervisor is not reading")
         except BrokenPipeError:
             log.error("the supervisor is gone: exiting")
             os._exit(protocol.EXIT_PARENT_GONE)
+
+
+def fit(msg: dict[str, Any]) -> bytes:
+    """Encode a heartbeat as one atomic write, shortening check details if it must."""
+    for shorten in (lambda m: m, shrink, bare):
+        try:
+            return protocol.encode(shorten(msg))
+        except protocol.LineTooLong:
+            continue
+    raise protocol.LineTooLong("a heartbeat without details is still too long")
+
+
+def bare(msg: dict[str, Any]) -> dict[str, Any]:
+    """The last resort: verdicts only, no messages."""
+    checks = {tag: {"ok": r.get("ok"), "age_s": r.get("age_s")} for tag, r in msg.get("checks", {}).items()}
+    db = {alias: {"ok": r.get("ok")} for alias, r in msg.get("db", {}).items()}
+    return {**msg, "checks": checks, "db": db}
 
 
 def shrink(msg: dict[str, Any]) -> dict[str, Any]:

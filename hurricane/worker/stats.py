@@ -7,9 +7,12 @@ import threading
 import time
 from typing import Any
 
+from supervisor.counters import Histogram, Responses, method_label, status_class
+
 
 class RequestStats:
-    """In-flight, queued and total requests. Mutated on the loop thread, except ``started``."""
+    """In-flight, queued and total requests, responses by method and status class, and
+    a latency histogram. Mutated on the loop thread, except ``started``."""
 
     def __init__(self) -> None:
         self.in_flight = 0
@@ -19,6 +22,8 @@ class RequestStats:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._open: dict[int, tuple[float, str, str]] = {}  # key -> (start, method, path)
+        self.responses: Responses = {}
+        self.latency = Histogram()
 
     def begin(self, method: str, path: str) -> int:
         self.in_flight += 1
@@ -30,6 +35,20 @@ class RequestStats:
         if self._open.pop(key, None) is not None:
             self.in_flight -= 1
             self.requests_total += 1
+
+    def responded(self, key: int, status: int) -> None:
+        """A response went out for the request ``key`` (before ``end``)."""
+        if key not in self._open:
+            return
+        started, method, _ = self._open[key]
+        by_class = self.responses.setdefault(method_label(method), {})
+        klass = status_class(status)
+        by_class[klass] = by_class.get(klass, 0) + 1
+        self.latency.observe(time.monotonic() - started)
+
+    def counters(self) -> dict[str, Any]:
+        """The heartbeat's share: see ``supervisor.counters`` for the wire form."""
+        return {"responses": self.responses, "latency": self.latency.to_wire()}
 
     def submit(self) -> None:
         self.submitted += 1

@@ -249,8 +249,10 @@ class WSGIRequest(httputil.HTTPMessageDelegate):
             self.server.last_done[self.server_conn] = time.monotonic()
 
     def log_access(self, response: Response | None, code: int | None = None) -> None:
+        status = code if code is not None else int(response.status[:3]) if response else 0
+        if self.key is not None:
+            self.server.stats.responded(self.key, status)
         if access_log.isEnabledFor(logging.INFO) and self.start_line is not None:
-            status = code if code is not None else int(response.status[:3]) if response else 0
             remote = getattr(self.conn.context, "remote_ip", "-")
             access_log.info("%s %s %s %d", remote, self.start_line.method, self.start_line.path, status)
 

@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     parent = int(spec["parent_pid"])
     child.follow_parent(parent)
     options = Options.from_json(spec["options"])
-    logs.configure(options.log_level)
+    logs.configure(options.log_level, options.log_format)
     asyncio.run(serve(options, int(spec["probe_fd"]), int(spec["pipe"]), parent))
     return 0
 

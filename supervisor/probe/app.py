@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import tornado.web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
 
 from supervisor import health
 from supervisor.options import Options
+from supervisor.probe import metrics
 from supervisor.probe.state import Check, ProbeState
 
 log = logging.getLogger("hurricane.probe")
@@ -30,20 +34,40 @@ class ProbeHandler(tornado.web.RequestHandler):
     head = get
 
 
+class MetricsHandler(tornado.web.RequestHandler):
+    def initialize(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def get(self) -> None:
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(generate_latest(self.registry))
+
+
 def make_app(options: Options, state: ProbeState) -> tornado.web.Application:
     routes: list[Any] = [
         (options.liveness_probe, ProbeHandler, {"state": state, "check": health.alive}),
         (options.readiness_probe, ProbeHandler, {"state": state, "check": health.ready}),
         (options.startup_probe, ProbeHandler, {"state": state, "check": health.startup}),
     ]
-    return tornado.web.Application(routes, log_function=_log_request)
+    if not options.no_metrics:
+        routes.append((options.metrics, MetricsHandler, {"registry": metrics.registry(state)}))
+    return tornado.web.Application(routes, log_function=request_logger(options.log_probes))
 
 
-def _log_request(handler: tornado.web.RequestHandler) -> None:
-    log.debug(
-        "%s %s %d %.2fms",
-        handler.request.method,
-        handler.request.uri,
-        handler.get_status(),
-        1000 * handler.request.request_time(),
-    )
+def request_logger(log_probes: bool) -> Callable[[tornado.web.RequestHandler], None]:
+    """Probe requests are logged at INFO with LOG_PROBES, else only at DEBUG."""
+    level = logging.INFO if log_probes else logging.DEBUG
+
+    def log_request(handler: tornado.web.RequestHandler) -> None:
+        log.log(
+            level,
+            "%s %s %s %d %.2fms",
+            handler.request.remote_ip,
+            handler.request.method,
+            handler.request.uri,
+            handler.get_status(),
+            1000 * handler.request.request_time(),
+        )
+
+    return log_request

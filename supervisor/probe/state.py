@@ -23,11 +23,15 @@ class ProbeState:
         self.snapshot = snapshot
         self.received_at = self.clock()
 
+    def age(self) -> float:
+        """Seconds since the latest snapshot arrived."""
+        return self.clock() - self.received_at
+
     def answer(self, check: Check) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body for one probe."""
         if self.snapshot is None:
             return 503, {"status": "failing", "reason": "the supervisor has not reported yet"}
-        age = self.clock() - self.received_at
+        age = self.age()
         verdict = check(self.snapshot, age, self.options)
         body = {
             "status": "ok" if verdict.ok else "failing",
@@ -51,4 +55,12 @@ def summary(worker: dict[str, Any], age: float) -> dict[str, Any]:
         "queued": heartbeat.get("queued", 0),
         "requests_total": heartbeat.get("requests_total", 0),
         "rss_bytes": heartbeat.get("rss_bytes"),
+        "checks": {tag: check_summary(result) for tag, result in heartbeat.get("checks", {}).items()},
     }
+
+
+def check_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """A tag's verdict, with its errors when it failed (hints only come from a DEBUG worker)."""
+    if result.get("ok"):
+        return {"ok": True}
+    return {"ok": False, "errors": result.get("errors", [])}

@@ -58,6 +58,9 @@ class Command(BaseCommand):
             for name in FIELDS
             if hasattr(settings, env_name(name))
         }
+        # django-hurricane's name for it; the probe process cannot read settings itself.
+        if hasattr(settings, "LOG_PROBES"):
+            from_settings.setdefault(env_name("log_probes"), settings.LOG_PROBES)
         try:
             options = resolve(cli, from_settings, os.environ)
         except OptionError as exc:

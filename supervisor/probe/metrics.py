@@ -1,0 +1,164 @@
+"""Prometheus metrics, built at scrape time from the latest snapshot.
+
+No global registry and no metric objects that live between scrapes: the
+snapshot is the state, and each scrape turns it into metric families. Request
+counters are the sum over the live workers' heartbeats and the supervisor's
+``retired`` totals, so a replaced worker never makes them go backwards.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from supervisor import counters, health
+from supervisor.probe.state import ProbeState
+
+WORKER_LABELS = ["worker", "pid"]
+
+
+class SnapshotCollector(Collector):
+    def __init__(self, state: ProbeState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        if self.state.snapshot is None:
+            return iter(())
+        return families(self.state.snapshot, self.state.age())
+
+
+def registry(state: ProbeState) -> CollectorRegistry:
+    """A registry of its own holding only the snapshot collector."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(SnapshotCollector(state))
+    return reg
+
+
+def families(snapshot: health.Snapshot, age: float) -> Iterator[Metric]:
+    """Every metric family for one snapshot received ``age`` seconds ago."""
+    workers = snapshot.get("workers", [])
+    totals = counters.summed(snapshot.get("retired"), *(w.get("heartbeat", {}) for w in workers))
+    yield requests(totals)
+    yield latency(totals.latency)
+    yield restarts(snapshot.get("restarts", {}))
+    yield worker_states(workers)
+    yield from per_worker(workers, age)
+    yield from checks(workers)
+    yield from supervisor_gauges(snapshot, age)
+
+
+def requests(totals: counters.Totals) -> Metric:
+    family = CounterMetricFamily(
+        "hurricane_requests", "Responses sent, by method and status class.", labels=["method", "status"]
+    )
+    for method, classes in sorted(totals.responses.items()):
+        for klass, count in sorted(classes.items()):
+            family.add_metric([method, klass], count)
+    return family
+
+
+def latency(histogram: counters.Histogram) -> Metric:
+    family = HistogramMetricFamily(
+        "hurricane_request_duration_seconds", "Time from request headers to the response's end."
+    )
+    bounds = [repr(b) for b in counters.LATENCY_BUCKETS] + ["+Inf"]
+    family.add_metric([], list(zip(bounds, histogram.buckets, strict=True)), histogram.sum_s)
+    return family
+
+
+def restarts(by_reason: dict[str, int]) -> Metric:
+    family = CounterMetricFamily(
+        "hurricane_worker_restarts", "Worker restarts, by reason.", labels=["reason"]
+    )
+    for reason, count in sorted(by_reason.items()):
+        family.add_metric([reason], count)
+    return family
+
+
+def worker_states(workers: list[dict[str, Any]]) -> Metric:
+    family = GaugeMetricFamily("hurricane_workers", "Worker processes, by state.", labels=["state"])
+    states = Counter(str(w.get("state")) for w in workers)
+    for state in ("booting", "ready", "draining"):
+        family.add_metric([state], states.pop(state, 0))
+    for state, count in sorted(states.items()):
+        family.add_metric([state], count)
+    return family
+
+
+# name, help, how to read the value from a worker record given the snapshot's age
+_WORKER_GAUGES = (
+    ("hurricane_requests_in_flight", "Requests being served.", lambda w, hb, age: hb.get("in_flight")),
+    ("hurricane_requests_queued", "Requests waiting for a view thread.", lambda w, hb, age: hb.get("queued")),
+    (
+        "hurricane_worker_heartbeat_age_seconds",
+        "Seconds since the worker's last heartbeat.",
+        lambda w, hb, age: health.hb_age(w, age),
+    ),
+    (
+        "hurricane_worker_loop_lag_seconds",
+        "How late the worker's event loop ran its last heartbeat.",
+        lambda w, hb, age: _scaled(hb.get("loop_lag_ms"), 0.001),
+    ),
+    ("hurricane_worker_rss_bytes", "Resident memory of the worker.", lambda w, hb, age: hb.get("rss_bytes")),
+)
+
+
+def per_worker(workers: list[dict[str, Any]], age: float) -> Iterator[Metric]:
+    for name, text, read in _WORKER_GAUGES:
+        family = GaugeMetricFamily(name, text, labels=WORKER_LABELS)
+        for worker in workers:
+            value = read(worker, worker.get("heartbeat", {}), age)
+            if value is not None:
+                family.add_metric(_labels(worker), float(value))
+        yield family
+
+
+def checks(workers: list[dict[str, Any]]) -> Iterator[Metric]:
+    ok = GaugeMetricFamily(
+        "hurricane_check_ok",
+        "1 if the worker's last run of the checks with this tag passed.",
+        labels=[*WORKER_LABELS, "tag"],
+    )
+    took = GaugeMetricFamily(
+        "hurricane_check_duration_seconds",
+        "How long the last run of the checks took.",
+        labels=[*WORKER_LABELS, "tag"],
+    )
+    database = GaugeMetricFamily(
+        "hurricane_database_ok",
+        "1 if the worker's last database round-trip succeeded.",
+        labels=[*WORKER_LABELS, "alias"],
+    )
+    for worker in workers:
+        heartbeat = worker.get("heartbeat", {})
+        for tag, result in sorted(heartbeat.get("checks", {}).items()):
+            ok.add_metric([*_labels(worker), tag], 1.0 if result.get("ok") else 0.0)
+            if result.get("took_ms") is not None:
+                took.add_metric([*_labels(worker), tag], float(result["took_ms"]) / 1000)
+        for alias, result in sorted(heartbeat.get("db", {}).items()):
+            database.add_metric([*_labels(worker), alias], 1.0 if result.get("ok") else 0.0)
+    yield from (ok, took, database)
+
+
+def supervisor_gauges(snapshot: health.Snapshot, age: float) -> Iterator[Metric]:
+    if snapshot.get("startup_s") is not None:
+        yield GaugeMetricFamily(
+            "hurricane_startup_duration_seconds",
+            "From the supervisor's start until the startup probe first passed.",
+            value=float(snapshot["startup_s"]),
+        )
+    yield GaugeMetricFamily(
+        "hurricane_snapshot_age_seconds", "Age of the supervisor's latest health snapshot.", value=age
+    )
+
+
+def _labels(worker: dict[str, Any]) -> list[str]:
+    return [str(worker.get("worker")), str(worker.get("pid"))]
+
+
+def _scaled(value: Any, factor: float) -> float | None:
+    return None if value is None else float(value) * factor
