@@ -1,0 +1,85 @@
+"""The worker's heartbeat with its counters: it must stay one atomic pipe write."""
+
+import json
+
+from hurricane.worker.heartbeat import Heartbeat, fit
+from hurricane.worker.stats import RequestStats
+from supervisor import counters, protocol
+
+
+class Checks:
+    """Stands in for CheckRunner: reports whatever the test gives it."""
+
+    def __init__(self, checks, db):
+        self.checks, self.db = checks, db
+
+    def report(self, now):
+        return self.checks, self.db
+
+
+def busiest_stats():
+    """Every method label and status class used, with counts as long as they get."""
+    stats = RequestStats()
+    for method in [*counters.METHODS, "BREW"]:
+        for status in (100, 200, 300, 400, 500, 999):
+            key = stats.begin()
+            stats.responded(key, method, status)
+            stats.end(key)
+    for method in stats.responses.values():
+        for klass in method:
+            method[klass] = 10**15
+    stats.latency.buckets = [10**15] * len(stats.latency.buckets)
+    stats.latency.sum_s = 10.0**12 + 0.123456
+    return stats
+
+
+def long_error(i):
+    return {"id": f"app.E{i:03d}", "level": "CRITICAL", "msg": "x" * 1500, "hint": "h" * 1500}
+
+
+def heartbeat_line(checks, db):
+    beat = Heartbeat(-1, 3, 1.0, 8, busiest_stats(), Checks(checks, db))
+    return fit(beat.message(0.0))
+
+
+def test_counters_ride_on_the_heartbeat():
+    beat = Heartbeat(-1, 0, 1.0, 8, RequestStats(), Checks({}, {}))
+    key = beat.stats.begin()
+    beat.stats.responded(key, "GET", 404)
+    beat.stats.end(key)
+    msg = json.loads(fit(beat.message(0.0)))
+    assert msg["responses"] == {"GET": {"4xx": 1}}
+    assert msg["latency"]["buckets"][-1] == 1
+    assert len(msg["latency"]["buckets"]) == len(counters.LATENCY_BUCKETS) + 1
+
+
+def test_busiest_heartbeat_with_passing_checks_fits_whole():
+    ok = {"ok": True, "errors": [], "took_ms": 1.0, "age_s": 0.1}
+    line = heartbeat_line(dict.fromkeys(("startup", "liveness", "readiness"), ok), {"default": {"ok": True}})
+    assert len(line) < protocol.MAX_LINE
+    msg = json.loads(line)
+    assert msg["responses"]["OTHER"]["other"] == 10**15
+    assert len(msg["responses"]) == len(counters.METHODS) + 1
+
+
+def test_heartbeat_with_many_long_errors_still_fits_and_keeps_verdicts():
+    failing = {"ok": False, "errors": [long_error(i) for i in range(20)], "took_ms": 1.0, "age_s": 0.1}
+    checks = {t: dict(failing) for t in ("startup", "liveness", "readiness")}
+    db = {f"alias{i}": {"ok": False, "msg": "y" * 1000, "took_ms": 1.0} for i in range(3)}
+    line = heartbeat_line(checks, db)
+    assert len(line) < protocol.MAX_LINE
+    msg = json.loads(line)
+    assert all(not msg["checks"][t]["ok"] for t in checks)
+    assert msg["checks"]["liveness"]["errors"][0]["id"] == "app.E000"
+    assert all(not r["ok"] for r in msg["db"].values())
+    assert msg["latency"]["buckets"][-1] == 10**15
+
+
+def test_heartbeat_with_a_great_many_databases_falls_back_to_bare_verdicts():
+    failing = {"ok": False, "errors": [long_error(0)], "took_ms": 1.0, "age_s": 0.1}
+    db = {f"replica{i}": {"ok": i != 7, "msg": "z" * 300, "took_ms": 1.0} for i in range(15)}
+    line = heartbeat_line({"readiness": failing}, db)
+    assert len(line) < protocol.MAX_LINE
+    msg = json.loads(line)
+    assert msg["checks"]["readiness"]["ok"] is False
+    assert msg["db"]["replica7"] == {"ok": False}
