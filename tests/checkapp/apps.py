@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CheckAppConfig(AppConfig):
+    name = "checkapp"
+
+    def ready(self) -> None:
+        from checkapp import checks  # noqa: F401 - registers the checks
