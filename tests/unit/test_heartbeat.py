@@ -22,9 +22,10 @@ def busiest_stats():
     stats = RequestStats()
     for method in [*counters.METHODS, "BREW"]:
         for status in (100, 200, 300, 400, 500, 999):
-            key = stats.begin()
-            stats.responded(key, method, status)
+            key = stats.begin(method, "/" + "p" * 5000)
+            stats.responded(key, status)
             stats.end(key)
+    stats.begin("GET", "/" + "p" * 5000)  # still running: the heartbeat names it
     for method in stats.responses.values():
         for klass in method:
             method[klass] = 10**15
@@ -44,8 +45,8 @@ def heartbeat_line(checks, db):
 
 def test_counters_ride_on_the_heartbeat():
     beat = Heartbeat(-1, 0, 1.0, 8, RequestStats(), Checks({}, {}))
-    key = beat.stats.begin()
-    beat.stats.responded(key, "GET", 404)
+    key = beat.stats.begin("GET", "/missing")
+    beat.stats.responded(key, 404)
     beat.stats.end(key)
     msg = json.loads(fit(beat.message(0.0)))
     assert msg["responses"] == {"GET": {"4xx": 1}}
@@ -60,6 +61,7 @@ def test_busiest_heartbeat_with_passing_checks_fits_whole():
     msg = json.loads(line)
     assert msg["responses"]["OTHER"]["other"] == 10**15
     assert len(msg["responses"]) == len(counters.METHODS) + 1
+    assert msg["oldest_request"]["method"] == "GET"
 
 
 def test_heartbeat_with_many_long_errors_still_fits_and_keeps_verdicts():
