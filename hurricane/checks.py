@@ -108,10 +108,11 @@ class CheckRunner:
     ending the process, stops this loop.
     """
 
-    def __init__(self, interval: float, timeout: float) -> None:
+    def __init__(self, interval: float, timeout: float, on_round: Callable[[], None] = lambda: None) -> None:
         self.interval = interval
         self.timeout = timeout
         self.debug = bool(settings.DEBUG)
+        self.on_round = on_round  # called from the checks thread after every round
         self.checks: dict[str, Result] = {}
         self.db: dict[str, Result] = {}
         self.rounds = 0
@@ -139,6 +140,7 @@ class CheckRunner:
             db = {"*": {"ok": False, "msg": db["errors"][0]["msg"], "took_ms": 0.0}}
         self.db = db
         self.rounds += 1
+        self.on_round()
 
     def _tag_runner(self, tag: str) -> Callable[[], Result]:
         return functools.partial(run_tag, tag, self.debug, functools.partial(self._current.__setitem__, tag))

@@ -47,6 +47,10 @@ class Heartbeat:
     def stop(self) -> None:
         self._timer.stop()
 
+    def send_now(self) -> None:
+        """An extra heartbeat, for news that should not wait (new check results)."""
+        self.send(self.message(time.monotonic()))
+
     def beat(self) -> None:
         now = time.monotonic()
         # How late this callback ran: the event loop's lag.

@@ -55,6 +55,13 @@ class Worker:
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
         self.heartbeat.start()
         self.heartbeat.beat()  # tell the supervisor we are alive and booting
+
+        # Fresh check results reach the probes at once, not a heartbeat later; the
+        # extra heartbeat is still sent from the loop.
+        def checks_done() -> None:
+            loop.call_soon_threadsafe(self.heartbeat.send_now)
+
+        self.checks.on_round = checks_done
         self.checks.start()
         self.http.add_sockets([self.sock])
         self.heartbeat.state = "ready"
