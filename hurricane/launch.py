@@ -11,6 +11,7 @@ from pathlib import Path
 import hurricane
 
 WORKER_MODULE = "hurricane.worker"
+PRESTART_MODULE = "hurricane.prestart"
 
 
 class WrongSupervisor(RuntimeError):
@@ -45,7 +46,11 @@ def python_path() -> str:
 
 def supervisor_argv(options_json: str) -> list[str]:
     worker = [sys.executable, "-m", WORKER_MODULE]
-    return [sys.executable, "-m", "supervisor", "--options", options_json, "--worker", json.dumps(worker)]
+    prestart = [sys.executable, "-m", PRESTART_MODULE]
+    return [
+        *(sys.executable, "-m", "supervisor", "--options", options_json),
+        *("--worker", json.dumps(worker), "--prestart", json.dumps(prestart)),
+    ]
 
 
 def exec_supervisor(options_json: str) -> None:

@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--options", help="Options as JSON (written by serve).")
     parser.add_argument("--worker", required=True, help="The worker's command line, as a JSON list.")
+    parser.add_argument(
+        "--prestart", help="The command line of the child that runs --command, as a JSON list."
+    )
     args = parser.parse_args(argv)
     try:
         options = Options.from_json(args.options) if args.options else resolve({})
@@ -28,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(options.log_level, options.log_format)
     worker_argv = json.loads(args.worker)
     probe_argv = [sys.executable, "-m", "supervisor.probe"]
-    return Supervisor(options, worker_argv, probe_argv).run()
+    prestart_argv = json.loads(args.prestart) if args.prestart else None
+    return Supervisor(options, worker_argv, probe_argv, prestart_argv=prestart_argv).run()
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
-from collections.abc import Callable, Mapping
+import shlex
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,9 +146,63 @@ def parse_log_format(value: Any) -> str:
     return fmt
 
 
-def option(default: Any, parse: Parser, help: str, metavar: str | None = None) -> Any:
-    """Declare one option: its default, its parser and its help text."""
-    return field(default=default, metadata={"parse": parse, "help": help, "metavar": metavar})
+def parse_url(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise _Invalid("is not an http:// or https:// URL")
+    return text
+
+
+def parse_commands(value: Any) -> tuple[str, ...]:
+    """Management commands with their arguments, each one string: ``migrate --noinput``.
+
+    A settings value may be a list; an environment value is one command, or a
+    JSON list of commands. django-hurricane's list-of-lists form is accepted too.
+    """
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _Invalid("is not a JSON list of commands") from None
+    items = [value] if isinstance(value, str) else list(value)
+    commands = []
+    for item in items:
+        text = " ".join(item) if isinstance(item, (list, tuple)) else str(item)
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise _Invalid(f"is not a command line ({exc})") from None
+        if not words:
+            raise _Invalid("is an empty command")
+        commands.append(text.strip())
+    return tuple(commands)
+
+
+def parse_paths(value: Any) -> tuple[str, ...]:
+    """One or more filesystem paths: a list in settings, os.pathsep-separated in the environment."""
+    items = value.split(os.pathsep) if isinstance(value, str) else list(value)
+    paths = tuple(str(item).strip() for item in items if str(item).strip())
+    if not paths:
+        raise _Invalid("names no path")
+    return paths
+
+
+def option(
+    default: Any,
+    parse: Parser,
+    help: str,
+    metavar: str | None = None,
+    *,
+    repeat: bool = False,
+    flag: bool = True,
+) -> Any:
+    """Declare one option: its default, its parser and its help text.
+
+    ``repeat``: the flag may be given several times (the value is a tuple).
+    ``flag=False``: a setting or environment variable only, with no command-line flag.
+    """
+    meta = {"parse": parse, "help": help, "metavar": metavar, "repeat": repeat, "flag": flag}
+    return field(default=default, metadata=meta)
 
 
 MiB = 1024 * 1024
@@ -275,15 +331,65 @@ class Options:
     )
     metrics: str = option("/metrics", parse_path, "Path of the Prometheus metrics on the probe port.", "PATH")
     no_metrics: bool = option(False, parse_bool, "Do not serve metrics.")
+    # django-hurricane's options.
+    static: bool = option(False, parse_bool, "Serve STATIC_ROOT at STATIC_URL from the workers.")
+    media: bool = option(False, parse_bool, "Serve MEDIA_ROOT at MEDIA_URL from the workers.")
+    autoreload: bool = option(
+        False, parse_bool, "Restart the workers when code changes (development; the probes stay up)."
+    )
+    static_watch: tuple[str, ...] = option(
+        (),
+        parse_paths,
+        "With --autoreload: run collectstatic when files under PATH change (repeatable).",
+        "PATH",
+        repeat=True,
+    )
+    command: tuple[str, ...] = option(
+        (),
+        parse_commands,
+        "Management command to run once before the workers start, quoted with its arguments: "
+        '--command "migrate --noinput" (repeatable; run in order; a failure stops serve).',
+        "COMMAND",
+        repeat=True,
+    )
+    check_migrations: bool = option(
+        False,
+        parse_bool,
+        "Before the workers start, wait until the database is reachable and no migration is pending.",
+    )
+    check_migrations_apply: bool = option(
+        False, parse_bool, "Like --check-migrations, but apply pending migrations."
+    )
+    webhook_url: str | None = option(
+        None,
+        parse_url,
+        "POST a JSON webhook here when startup succeeds or fails and when liveness or readiness changes.",
+        "URL",
+    )
+    version: str | None = option(
+        None, parse_text, "The application's version, sent with webhooks.", flag=False
+    )
+    debugger: bool = option(
+        False, parse_bool, "Listen for a debugger (debugpy, Debug Adapter Protocol) in worker 0."
+    )
+    debugger_port: int = option(5678, parse_port, "Port of --debugger.", "PORT")
+    pycharm_host: str | None = option(
+        None, parse_text, "Connect worker 0 to the PyCharm debug server on this host (pydevd).", "HOST"
+    )
+    pycharm_port: int | None = option(None, parse_port, "Port of the PyCharm debug server.", "PORT")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> Options:
-        data = json.loads(text)
+        data: dict[str, Any] = json.loads(text)
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        # JSON has no tuples: repeatable options come back as lists.
+        kept: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names
+        }
+        return cls(**kept)
 
     @property
     def effective_probe_port(self) -> int:
@@ -293,6 +399,28 @@ class Options:
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Options)}
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """Another name for an option: a flag, a setting and an environment variable."""
+
+    name: str
+    target: str
+    deprecated: bool = False
+
+    @property
+    def help(self) -> str:
+        flag = "--" + self.target.replace("_", "-")
+        return f"Deprecated alias of {flag}." if self.deprecated else f"Alias of {flag}."
+
+
+ALIASES = (
+    # Hurricane's first release called the liveness probe path --probe.
+    Alias("probe", "liveness_probe"),
+    # django-hurricane's name for a request count, although it sounds like a duration.
+    Alias("max_lifetime", "max_requests", deprecated=True),
+)
 
 
 def env_name(name: str) -> str:
@@ -313,24 +441,55 @@ def resolve(
     environ = environ or {}
     values: dict[str, Any] = {}
     for name, spec in FIELDS.items():
-        key = env_name(name)
-        for source, raw in (
-            ("the command line", cli.get(name)),
-            (f"setting {key}", settings.get(key)),
-            (f"env {key}", environ.get(key)),
-        ):
-            if raw is None:
-                continue
+        for given, source, raw in _candidates(name, cli, settings, environ):
             try:
                 values[name] = spec.metadata["parse"](raw)
             except _Invalid as exc:
-                raise OptionError(name, raw, source, str(exc)) from None
+                raise OptionError(given, raw, source, str(exc)) from None
             break
     if values.get("shutdown_delay") is None:
         values["shutdown_delay"] = 5.0 if "KUBERNETES_SERVICE_HOST" in environ else 0.0
     options = Options(**values)
     validate(options)
     return options
+
+
+def _candidates(
+    name: str, cli: Mapping[str, Any], settings: Mapping[str, Any], environ: Mapping[str, str]
+) -> Iterator[tuple[str, str, Any]]:
+    """(name given, source, raw value) for every value given, highest precedence first.
+
+    At each level the option's own name wins over its aliases.
+    """
+    names = [name, *(a.name for a in ALIASES if a.target == name)]
+    for given in names:
+        if cli.get(given) is not None:
+            yield given, "the command line", cli[given]
+    for level, mapping in (("setting", settings), ("env", environ)):
+        for given in names:
+            key = env_name(given)
+            if mapping.get(key) is not None:
+                yield given, f"{level} {key}", mapping[key]
+
+
+def deprecations(
+    cli: Mapping[str, Any], settings: Mapping[str, Any], environ: Mapping[str, str]
+) -> list[str]:
+    """One warning per deprecated alias that was given, naming where and the new name."""
+    warnings = []
+    for alias in ALIASES:
+        if not alias.deprecated:
+            continue
+        key = env_name(alias.name)
+        for source, given in (
+            ("--" + alias.name.replace("_", "-"), cli.get(alias.name)),
+            (f"setting {key}", settings.get(key)),
+            (f"env {key}", environ.get(key)),
+        ):
+            if given is not None:
+                target = alias.target.replace("_", "-")
+                warnings.append(f"{source} is deprecated: use --{target} ({env_name(alias.target)})")
+    return warnings
 
 
 def validate(options: Options) -> None:
@@ -342,6 +501,8 @@ def validate(options: Options) -> None:
         raise OptionError("liveness_probe", ", ".join(probes), "the options", "are not distinct")
     if not options.no_metrics and options.metrics in probes:
         raise OptionError("metrics", options.metrics, "the options", "is also a probe path")
+    if options.pycharm_host and options.pycharm_port is None:
+        raise OptionError("pycharm_host", options.pycharm_host, "the options", "needs --pycharm-port")
     if options.heartbeat_timeout <= options.heartbeat_interval:
         raise OptionError(
             "heartbeat_timeout",

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from supervisor import health, protocol
+from supervisor import health, prestart, protocol
 from supervisor.options import Options
 from supervisor.pool import WorkerPool
 from supervisor.process import ChildProcess, describe_exit, spawn
@@ -37,10 +37,14 @@ class Supervisor:
         worker_argv: list[str],
         probe_argv: list[str],
         clock: Callable[[], float] = time.monotonic,
+        prestart_argv: list[str] | None = None,
     ) -> None:
         self.options = options
         self.probe_argv = probe_argv
         self.clock = clock
+        self.prestart: prestart.Prestart | None = None
+        if prestart_argv is not None and prestart.needed(options):
+            self.prestart = prestart.Prestart(prestart_argv, options, clock)
         self.started_at = clock()
         self.selector = selectors.DefaultSelector()
         self.pool = WorkerPool(options, worker_argv, self.selector, clock)
@@ -70,7 +74,10 @@ class Supervisor:
         self.install_signals()
         if self.probe_socket is not None:
             self.spawn_probe()
-        self.pool.respawn_due(self.clock())
+        if self.prestart is not None:
+            self.prestart.start(self.selector)
+        else:
+            self.pool.respawn_due(self.clock())
         while self.exit_code is None:
             self.step()
         self.cleanup()
@@ -169,6 +176,8 @@ class Supervisor:
 
     def finish(self, code: int) -> None:
         self.notifier.stopping()
+        if self.prestart is not None:
+            self.prestart.stop()
         if self.probe is not None:
             self.probe.send(signal.SIGTERM)
             self.wait_for(self.probe, PROBE_STOP_GRACE)
@@ -224,14 +233,26 @@ class Supervisor:
         if self.probe is not None and pid == self.probe.pid:
             self.on_probe_exit(status)
             return
+        if self.prestart is not None and self.prestart.child is not None and pid == self.prestart.child.pid:
+            self.on_prestart_exit(status)
+            return
         for worker in self.pool.workers:
             if worker.pid == pid:
                 self.pool.on_exit(worker, status, stopping=self.phase in ("draining", "stopping"))
                 return
         log.debug("reaped pid %d (%s)", pid, describe_exit(status))
 
+    def on_prestart_exit(self, status: int) -> None:
+        assert self.prestart is not None
+        if self.prestart.finished(status, self.selector):
+            self.pool.respawn_due(self.clock())
+        elif self.exit_code is None:
+            self.stop_now(1)
+
     def tick(self, now: float) -> None:
-        self.pool.tick(now, running=self.phase in ("starting", "running"))
+        # No worker starts before the prestart commands have succeeded.
+        prestarted = self.prestart is None or self.prestart.done
+        self.pool.tick(now, running=prestarted and self.phase in ("starting", "running"))
         if self.pool.fatal is not None:
             log.error("the application cannot start: %s", self.pool.fatal)
             self.stop_now(1)
@@ -260,7 +281,7 @@ class Supervisor:
         snap: dict[str, Any] = {
             "seq": self.seq,
             "phase": self.phase,
-            "prestart": "done",
+            "prestart": self.prestart.status if self.prestart is not None else "done",
             "startup_done": self.startup_done,
             "uptime_s": round(now - self.started_at, 3),
             "since_healthy_s": round(since, 3),

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from supervisor.options import FIELDS, OptionError, Options, resolve
+from supervisor.options import FIELDS, OptionError, Options, deprecations, resolve
 
 
 @pytest.mark.parametrize(
@@ -102,3 +102,106 @@ def test_every_option_has_help_and_parser():
     for spec in FIELDS.values():
         assert spec.metadata["help"]
         assert callable(spec.metadata["parse"])
+
+
+@pytest.mark.parametrize(
+    ("cli", "settings", "env", "expected"),
+    [
+        ({"probe": "/livez"}, {}, {}, "/livez"),
+        ({}, {}, {"HURRICANE_PROBE": "/livez"}, "/livez"),
+        # The option's own name beats its alias at the same level...
+        ({"liveness_probe": "/a", "probe": "/b"}, {}, {}, "/a"),
+        ({}, {"HURRICANE_LIVENESS_PROBE": "/a", "HURRICANE_PROBE": "/b"}, {}, "/a"),
+        # ...and any higher level beats both.
+        ({"probe": "/cli"}, {"HURRICANE_LIVENESS_PROBE": "/setting"}, {}, "/cli"),
+    ],
+)
+def test_probe_is_an_alias_of_liveness_probe(cli, settings, env, expected):
+    assert resolve(cli, settings, env).liveness_probe == expected
+
+
+def test_max_lifetime_sets_max_requests_and_is_reported_as_deprecated():
+    assert resolve({"max_lifetime": "500"}).max_requests == 500
+    assert resolve({}, {"HURRICANE_MAX_LIFETIME": 7}, {}).max_requests == 7
+    assert resolve({"max_requests": "9", "max_lifetime": "500"}).max_requests == 9
+    [warning] = deprecations({"max_lifetime": "500"}, {}, {})
+    assert warning == "--max-lifetime is deprecated: use --max-requests (HURRICANE_MAX_REQUESTS)"
+    [warning] = deprecations({}, {}, {"HURRICANE_MAX_LIFETIME": "5"})
+    assert warning.startswith("env HURRICANE_MAX_LIFETIME is deprecated")
+    assert deprecations({"max_requests": "5", "probe": "/x"}, {}, {}) == []
+
+
+def test_alias_errors_name_the_alias():
+    with pytest.raises(OptionError, match='option --max-lifetime: "soon" from the command line'):
+        resolve({"max_lifetime": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "commands"),
+    [
+        (["migrate --noinput"], ("migrate --noinput",)),
+        (["migrate", "check --deploy"], ("migrate", "check --deploy")),
+        ("collectstatic --noinput", ("collectstatic --noinput",)),
+        ('["migrate", "check"]', ("migrate", "check")),
+        ([["compilemessages", "-l", "de"]], ("compilemessages -l de",)),  # django-hurricane's form
+        (["shell -c 'print(1)'"], ("shell -c 'print(1)'",)),
+    ],
+)
+def test_commands_from_every_source(raw, commands):
+    assert resolve({"command": raw}).command == commands
+    if isinstance(raw, str):
+        assert resolve({}, {}, {"HURRICANE_COMMAND": raw}).command == commands
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [(["   "], "is an empty command"), (['echo "open'], "is not a command line"), ("[oops", "JSON")],
+)
+def test_bad_commands(raw, problem):
+    with pytest.raises(OptionError, match=problem):
+        resolve({"command": raw})
+
+
+def test_static_watch_paths_split_on_pathsep_in_the_environment():
+    env = {"HURRICANE_STATIC_WATCH": "assets:more/assets"}
+    assert resolve({}, {}, env).static_watch == ("assets", "more/assets")
+    assert resolve({"static_watch": ["a", "b"]}).static_watch == ("a", "b")
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "localhost:9000/hook", "http://", "http://a b"])
+def test_webhook_url_must_be_http(url):
+    with pytest.raises(OptionError, match="is not an http:// or https:// URL"):
+        resolve({"webhook_url": url})
+
+
+def test_version_comes_from_settings_or_environment_only():
+    assert resolve({}, {"HURRICANE_VERSION": "1.2"}, {"HURRICANE_VERSION": "1.1"}).version == "1.2"
+    assert resolve({}, {}, {"HURRICANE_VERSION": "1.1"}).version == "1.1"
+    assert not FIELDS["version"].metadata["flag"]
+
+
+def test_pycharm_host_needs_a_port():
+    with pytest.raises(OptionError, match='option --pycharm-host: "localhost" .* needs --pycharm-port'):
+        resolve({"pycharm_host": "localhost"})
+    assert resolve({"pycharm_host": "localhost", "pycharm_port": "5679"}).pycharm_port == 5679
+
+
+def test_repeatable_options_survive_the_json_round_trip():
+    options = resolve({"command": ["migrate", "check"], "static_watch": ["assets"]})
+    assert Options.from_json(options.to_json()) == options
+
+
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [
+        ("debugger_port", 5678),
+        ("max_body_size", 100 * 2**20),
+        ("max_buffer_size", 100 * 2**20),
+        ("req_queue_len", 10),
+        ("liveness_probe", "/alive"),
+        ("static", False),
+        ("max_requests", None),
+    ],
+)
+def test_django_hurricane_defaults(name, default):
+    assert getattr(resolve({}), name) == default

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from argparse import ArgumentParser
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -31,31 +32,24 @@ class Command(BaseCommand):
         super().run_from_argv(argv)
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        from supervisor.options import FIELDS
+        from supervisor.options import ALIASES, FIELDS
 
         for name, spec in FIELDS.items():
-            flag = "--" + name.replace("_", "-")
-            meta = spec.metadata
-            default = spec.default
-            shown = "" if default is None or isinstance(default, bool) else f" (default: {default})"
-            if meta["parse"].__name__ == "parse_bool":
-                parser.add_argument(
-                    flag, dest=name, action="store_const", const=True, default=None, help=meta["help"]
-                )
-            else:
-                # Defaults are None so that "--port 8000" counts as given; each value is
-                # parsed by its option, which names the option and source on error.
-                parser.add_argument(
-                    flag, dest=name, default=None, metavar=meta["metavar"], help=meta["help"] + shown
-                )
+            if spec.metadata["flag"]:
+                add_flag(parser, name, spec.metadata, spec.default, spec.metadata["help"])
+        for alias in ALIASES:
+            target = FIELDS[alias.target]
+            add_flag(parser, alias.name, target.metadata, None, alias.help)
 
     def handle(self, *args: Any, **given: Any) -> None:
-        from supervisor.options import FIELDS, OptionError, env_name, resolve
+        from hurricane import debugging  # imports supervisor: only after the package check
+        from supervisor.options import ALIASES, FIELDS, OptionError, deprecations, env_name, resolve
 
-        cli = {name: given.get(name) for name in FIELDS}
+        names = [*FIELDS, *(alias.name for alias in ALIASES)]
+        cli = {name: given.get(name) for name in names}
         from_settings = {
             env_name(name): getattr(settings, env_name(name))
-            for name in FIELDS
+            for name in names
             if hasattr(settings, env_name(name))
         }
         # django-hurricane's name for it; the probe process cannot read settings itself.
@@ -63,6 +57,23 @@ class Command(BaseCommand):
             from_settings.setdefault(env_name("log_probes"), settings.LOG_PROBES)
         try:
             options = resolve(cli, from_settings, os.environ)
+            debugging.check_packages(options)
         except OptionError as exc:
             raise CommandError(str(exc), returncode=2) from None
+        for warning in deprecations(cli, from_settings, os.environ):
+            self.stderr.write(f"warning: {warning}")
         launch.exec_supervisor(options.to_json())
+
+
+def add_flag(parser: ArgumentParser, name: str, meta: Mapping[str, Any], default: Any, help: str) -> None:
+    flag = "--" + name.replace("_", "-")
+    shown = "" if default in (None, ()) or isinstance(default, bool) else f" (default: {default})"
+    if meta["parse"].__name__ == "parse_bool":
+        parser.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=help)
+    else:
+        # Defaults are None so that "--port 8000" counts as given; each value is
+        # parsed by its option, which names the option and source on error.
+        action = "append" if meta["repeat"] else "store"
+        parser.add_argument(
+            flag, dest=name, action=action, default=None, metavar=meta["metavar"], help=help + shown
+        )

@@ -1,0 +1,90 @@
+"""``python -m hurricane.prestart --spec JSON``: run ``--command`` and the migration checks.
+
+Started by the supervisor before any worker; exit status 0 lets the workers start.
+Each stage is reported over the pipe so that ``/startup`` can say what it waits for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+import time
+
+from supervisor import child, logs, protocol
+from supervisor.options import Options
+
+log = logging.getLogger("hurricane.supervisor")
+
+POLL = 1.0  # seconds between migration checks, as django-hurricane did
+EXIT_FAILED = 1
+
+
+class Stages:
+    """Tells the supervisor what the prestart child is doing now."""
+
+    def __init__(self, pipe: int) -> None:
+        self.pipe = pipe
+
+    def report(self, stage: str) -> None:
+        try:
+            protocol.write_line(self.pipe, protocol.encode({"type": "prestart", "stage": stage[:500]}))
+        except BrokenPipeError:
+            os._exit(protocol.EXIT_PARENT_GONE)
+
+
+def main(argv: list[str]) -> int:
+    spec = child.read_spec(argv)
+    child.follow_parent(int(spec["parent_pid"]))
+    options = Options.from_json(spec["options"])
+    pipe = int(spec["pipe"])
+    os.set_blocking(pipe, False)
+    stages = Stages(pipe)
+    import django
+
+    from hurricane.worker.__main__ import describe
+
+    try:
+        django.setup(set_prefix=False)
+    except Exception as exc:
+        logs.configure(options.log_level)
+        log.error("the application cannot start: %s", describe(exc))
+        return EXIT_FAILED
+    logs.configure(options.log_level)
+    from hurricane import migrations
+
+    for command in options.command:
+        stages.report(f"command {command!r}")
+        if not run_command(command):
+            return EXIT_FAILED
+    checking = options.check_migrations or options.check_migrations_apply
+    if checking and not migrations.wait(options.check_migrations_apply, stages.report, POLL):
+        return EXIT_FAILED
+    return 0
+
+
+def run_command(command: str) -> bool:
+    """Run one management command in this process; its output goes to the log as it is."""
+    from django.core.management import CommandError, call_command
+
+    log.info("running command %r", command)
+    started = time.monotonic()
+    try:
+        call_command(*shlex.split(command))
+    except SystemExit as exc:  # some commands exit instead of raising (check, makemigrations --check)
+        if exc.code not in (0, None):
+            log.error("command %r failed: it exited with %s", command, exc.code)
+            return False
+    except CommandError as exc:
+        log.error("command %r failed: %s", command, exc)
+        return False
+    except Exception:
+        log.exception("command %r failed", command)
+        return False
+    log.info("command %r finished in %.2fs", command, time.monotonic() - started)
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
