@@ -99,6 +99,7 @@ class Worker:
                 self.stats.in_flight,
             )
         self.heartbeat.stop()
+        self.heartbeat.beat()  # the final counts, which the supervisor adds to its totals
         self.executor.shutdown(wait=False, cancel_futures=True)
         log.info(
             "worker %d drained in %.2fs, %d requests served",

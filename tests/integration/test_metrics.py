@@ -1,5 +1,6 @@
 """/metrics on the probe port of the real serve: counts, histogram, gauges, restarts."""
 
+import http.client
 import os
 import signal
 import threading
@@ -130,3 +131,23 @@ def test_scrape_time_stays_small():
             scrape(server)
         per_scrape = (time.perf_counter() - started) / 20
         assert per_scrape < 0.25, per_scrape  # Kubernetes gives probes 1 s; metrics share the port
+
+
+def test_a_request_finished_while_draining_counts_once_the_worker_stops():
+    with serving("--heartbeat-interval", "5", "--heartbeat-timeout", "20") as server:
+        [pid] = server.worker_pids()
+        conn = http.client.HTTPConnection("127.0.0.1", server.app_port, timeout=10)
+        try:
+            conn.request("GET", "/sleep?s=1")
+            # Queued or in flight: the worker finishes it while draining, after the
+            # heartbeat that announced the drain and before any periodic one.
+            os.kill(pid, signal.SIGTERM)
+            assert conn.getresponse().status == 200
+        finally:
+            conn.close()
+        wait_until(
+            lambda: total(scrape(server), "hurricane_requests_total", method="GET", status="2xx") == 1,
+            15,
+            "the stopped worker's last request in the totals",
+            lambda: server.output,
+        )
