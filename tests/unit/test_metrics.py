@@ -164,4 +164,4 @@ def test_scrape_of_a_busy_snapshot_takes_well_under_a_millisecond_each():
     for _ in range(50):
         generate_latest(reg)
     per_scrape = (time.perf_counter() - started) / 50
-    assert per_scrape < 0.05  # generous: the machine is shared; typically ~1 ms
+    assert per_scrape < 0.1  # generous: the machine is shared; about 5 ms for 8 workers
