@@ -175,13 +175,13 @@ class Supervisor:
         self.finish(code)
 
     def finish(self, code: int) -> None:
+        self.exit_code = code  # set first: children exiting from here on are expected to
         self.notifier.stopping()
         if self.prestart is not None:
             self.prestart.stop()
         if self.probe is not None:
             self.probe.send(signal.SIGTERM)
             self.wait_for(self.probe, PROBE_STOP_GRACE)
-        self.exit_code = code
 
     def wait_for(self, child: ChildProcess, timeout: float) -> None:
         deadline = self.clock() + timeout

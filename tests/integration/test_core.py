@@ -123,6 +123,7 @@ def test_sigterm_stops_everything_and_exits_zero():
         server.signal(signal.SIGTERM)
         assert server.wait_exit(30) == 0
         wait_until(lambda: not any(alive(p) for p in children), 5, "children to exit")
+    assert "ERROR" not in server.output, server.output
 
 
 def test_sigkilled_supervisor_leaves_no_process_behind():
