@@ -311,8 +311,8 @@ class Supervisor:
     def notify_systemd(self, snap: dict[str, Any]) -> None:
         """Worker counts for ``systemctl status``; the watchdog is fed only while /alive would pass."""
         status = status_text(snap, len(self.pool.slots))
-        if self.notifier.reload_pending and not self.pool.reloading:
-            self.notifier.ready(status)  # the reload is done
+        if self.notifier.reload_pending and self.startup_done and not self.pool.reloading:
+            self.notifier.ready(status)  # the reload is done (a reload while starting: startup says)
         self.notifier.status(status)
         self.notifier.watchdog(self.clock(), health.alive(snap, 0.0, self.options).ok)
 
