@@ -3,8 +3,10 @@ import socket
 
 import pytest
 
+from supervisor.options import Options
 from supervisor.sdnotify import Notifier, status_text
 from supervisor.sockets import passed_fds
+from supervisor.supervisor import Supervisor
 
 
 @pytest.fixture
@@ -163,3 +165,23 @@ def test_status_text_counts_workers(snapshot, text):
 def test_socket_activation_only_for_this_pid_and_the_variables_are_consumed(environ, fds):
     assert passed_fds(environ, pid=42) == fds
     assert not {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} & set(environ)
+
+
+def test_the_supervisor_loop_notifies_from_its_snapshot(listener):
+    now = 0.0
+    supervisor = Supervisor(Options(), ["unused"], ["unused"], clock=lambda: now)
+    supervisor.notifier = notifier_for(listener, WATCHDOG_USEC="2000000")
+    supervisor.reload()  # a SIGHUP while starting: READY=1 must still wait for startup
+    supervisor.publish()
+    supervisor.startup_done = True
+    now = 1.0
+    supervisor.publish()  # started, and the reload has nothing left to do
+    now = Options().liveness_grace + 1.0
+    supervisor.publish()  # no healthy worker for too long: /alive fails, the watchdog starves
+    assert [m.split("\n")[0] for m in received(listener)] == [
+        "RELOADING=1",
+        "STATUS=starting: 0/1 workers ready",
+        "WATCHDOG=1",
+        "READY=1",
+        "WATCHDOG=1",
+    ]
