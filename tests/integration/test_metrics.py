@@ -39,9 +39,13 @@ def test_requests_latency_and_worker_gauges():
 
         def counted():
             samples = scrape(server)
-            return total(samples, "hurricane_request_duration_seconds_count") == 7 and samples
+            # /ready needs one worker; the second one's first check round may still be running.
+            settled = total(samples, "hurricane_check_ok", tag="readiness") == 2
+            return settled and total(samples, "hurricane_request_duration_seconds_count") == 7 and samples
 
-        samples = wait_until(counted, 10, "7 requests in /metrics", lambda: server.output)
+        samples = wait_until(
+            counted, 10, "7 requests and both workers' checks in /metrics", lambda: server.output
+        )
         assert total(samples, "hurricane_requests_total", method="GET", status="2xx") == 5
         assert total(samples, "hurricane_requests_total", method="GET", status="4xx") == 1
         assert total(samples, "hurricane_requests_total", method="POST", status="2xx") == 1
