@@ -29,3 +29,13 @@ def healthcheck_argv() -> list[str]:
     options, _, command = check.partition("CMD ")
     assert "--timeout=" in options
     return json.loads(command)  # exec form: no shell in between
+
+
+def image_env() -> dict[str, str]:
+    """The variables the image's ENV instructions set (``KEY=VALUE`` form only)."""
+    env = {}
+    for args in instruction("ENV"):
+        for pair in args.split():
+            key, _, value = pair.partition("=")
+            env[key] = value
+    return env

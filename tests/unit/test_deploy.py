@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from supervisor.options import Options, resolve
-from tests.dockerfile import dockerfile, healthcheck_argv, instruction
+from tests.dockerfile import healthcheck_argv, image_env, instruction
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 MiB = 1024 * 1024
@@ -145,6 +145,15 @@ def test_rolling_update_keeps_capacity_and_the_hpa_owns_the_replica_count():
     assert "replicas" not in spec
 
 
+def test_each_pod_migrates_its_own_sqlite_file_before_serving():
+    container = app_container()
+    env = {e["name"]: e["value"] for e in container["env"]}
+    [mount] = [m for m in container["volumeMounts"] if env["EXAMPLE_DB"].startswith(m["mountPath"] + "/")]
+    [volume] = [v for v in pod_spec()["volumes"] if v["name"] == mount["name"]]
+    assert "emptyDir" in volume  # per pod: applying at start cannot race another pod
+    assert container_options().check_migrations_apply
+
+
 def test_service_exposes_only_the_app_port():
     service = one("Service")
     [port] = service["spec"]["ports"]
@@ -246,14 +255,14 @@ def test_image_is_slim_non_root_with_serve_as_pid_1():
     assert not instruction("CMD")  # arguments to serve come from `docker run` or HURRICANE_* env
 
 
-def test_image_exposes_the_option_ports_and_migrates_sqlite_before_the_volume():
+def test_image_exposes_the_option_ports_and_migrates_sqlite_in_its_volume():
     opts = Options()
     [expose] = instruction("EXPOSE")
     assert sorted(int(p) for p in expose.split()) == sorted([opts.port, opts.effective_probe_port])
-    steps = [f"{instr} {args}" for instr, args in dockerfile()]
-    migrate = steps.index("RUN python manage.py migrate --noinput")
-    assert migrate < steps.index('VOLUME ["/data"]')
-    assert "ENV EXAMPLE_DB=/data/db.sqlite3" in steps[:migrate]
+    env = image_env()
+    assert resolve({}, {}, env).check_migrations_apply
+    [volume] = [json.loads(v) for v in instruction("VOLUME")]
+    assert str(Path(env["EXAMPLE_DB"]).parent) in volume
 
 
 def test_healthcheck_asks_the_liveness_probe_with_python_not_curl():
