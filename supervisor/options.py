@@ -8,6 +8,7 @@ Every option is one dataclass field whose metadata carries its parser and help.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import re
@@ -146,6 +147,15 @@ def parse_log_format(value: Any) -> str:
     return fmt
 
 
+def parse_networks(value: Any) -> str:
+    """Addresses and CIDR networks, comma-separated, or ``*``: kept as normalised text."""
+    items = [item.strip() for item in str(value).split(",") if item.strip()]
+    try:
+        return ",".join(i if i == "*" else str(ipaddress.ip_network(i, strict=False)) for i in items)
+    except ValueError:
+        raise _Invalid("is not a list of addresses or networks (e.g. 10.0.0.0/8,127.0.0.1)") from None
+
+
 def parse_url(value: Any) -> str:
     text = str(value).strip()
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
@@ -223,7 +233,12 @@ class Options:
         "Worker processes. (django-hurricane used --workers for threads; see --threads.)",
         "N",
     )
-    threads: int = option(8, lambda v: parse_int(v, 1), "Threads per worker that run views.", "N")
+    threads: int = option(
+        8,
+        lambda v: parse_int(v, 0),
+        "Threads per worker that run views; 0 runs them on the event loop, one at a time.",
+        "N",
+    )
     liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH")
     readiness_probe: str = option("/ready", parse_path, "Path of the readiness probe.", "PATH")
     startup_probe: str = option("/startup", parse_path, "Path of the startup probe.", "PATH")
@@ -284,7 +299,27 @@ class Options:
         100 * MiB, parse_size, "Largest request body accepted; larger ones get 413.", "BYTES"
     )
     max_buffer_size: int = option(
-        100 * MiB, parse_size, "Largest amount of a request buffered in memory.", "BYTES"
+        100 * MiB,
+        parse_size,
+        "Largest request body kept in memory; a larger one is spooled to a temporary file.",
+        "BYTES",
+    )
+    keep_alive_timeout: float = option(
+        75.0, parse_duration, "An idle keep-alive connection is closed after this long.", "SECONDS"
+    )
+    read_timeout: float = option(
+        30.0,
+        parse_positive_duration,
+        "A client gets this long to send a request's headers, and to send more of its body or "
+        "read more of the response, before it is cut off.",
+        "SECONDS",
+    )
+    trusted_proxies: str = option(
+        "",
+        parse_networks,
+        "Comma-separated addresses or CIDR networks (or *) whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed.",
+        "ADDRS",
     )
     max_requests: int | None = option(
         None,

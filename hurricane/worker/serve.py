@@ -9,12 +9,10 @@ import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-from tornado.httpserver import HTTPServer
 
 from hurricane.checks import CheckRunner
 from hurricane.worker.heartbeat import Heartbeat
+from hurricane.worker.listener import Listener
 from hurricane.worker.stats import RequestStats
 from hurricane.worker.wsgi import WSGIApp, WSGIServer
 from supervisor import child
@@ -34,19 +32,17 @@ class Worker:
         self.sock = sock
         self.parent = parent
         self.stats = RequestStats()
-        self.executor = ThreadPoolExecutor(options.threads, thread_name_prefix="hurricane-view")
-        self.wsgi = WSGIServer(app, self.executor, self.stats, options, sock.getsockname()[1])
+        self.executor = (
+            ThreadPoolExecutor(options.threads, thread_name_prefix="hurricane-view")
+            if options.threads
+            else None
+        )
+        self.wsgi = WSGIServer(app, self.executor, self.stats, options, sock.getsockname()[1], script_name())
         self.checks = CheckRunner(options.check_interval, options.check_timeout)
         self.heartbeat = Heartbeat(
             pipe, index, options.heartbeat_interval, options.threads, self.stats, self.checks
         )
-        self.http = HTTPServer(
-            self.wsgi,
-            max_body_size=options.max_body_size,
-            max_buffer_size=options.max_buffer_size,
-            idle_connection_timeout=75.0,
-            body_timeout=60.0,
-        )
+        self.http = Listener(self.wsgi, options, sock)
         self.stopping: asyncio.Event | None = None
 
     async def run(self) -> None:
@@ -63,7 +59,7 @@ class Worker:
 
         self.checks.on_round = checks_done
         self.checks.start()
-        self.http.add_sockets([self.sock])
+        self.http.start()
         self.heartbeat.state = "ready"
         self.heartbeat.beat()
         watch = asyncio.ensure_future(self.watch_parent())
@@ -84,12 +80,12 @@ class Worker:
         self.heartbeat.state = "draining"
         self.heartbeat.beat()
         self.wsgi.draining = True
-        self.accept_backlog()
+        self.http.accept_backlog()
         self.http.stop()
         deadline = started + self.options.graceful_timeout
         while time.monotonic() < deadline:
-            self.close_idle_connections()
-            if self.stats.in_flight == self.stuck_requests() and not self.open_connections():
+            self.http.close_idle()
+            if self.stats.in_flight == self.stuck_requests() and not self.http.between_requests():
                 break
             await asyncio.sleep(DRAIN_POLL)
         else:
@@ -100,7 +96,8 @@ class Worker:
             )
         self.heartbeat.stop()
         self.heartbeat.beat()  # the final counts, which the supervisor adds to its totals
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
         log.info(
             "worker %d drained in %.2fs, %d requests served",
             self.index,
@@ -114,21 +111,9 @@ class Worker:
             return 0
         return self.stats.running_longer_than(self.options.request_timeout)
 
-    def open_connections(self) -> set[Any]:
-        """Connections without a request in flight: they close once idle."""
-        return {c for c in self.http._connections if c not in self.wsgi.busy}
 
-    def accept_backlog(self) -> None:
-        """Take the connections already waiting on the socket, so none is reset at exit."""
-        while True:
-            try:
-                conn, address = self.sock.accept()
-            except (BlockingIOError, OSError):
-                return
-            self.http._handle_connection(conn, address)
+def script_name() -> str:
+    """Django's FORCE_SCRIPT_NAME: the prefix a proxy strips, given to the app as SCRIPT_NAME."""
+    from django.conf import settings
 
-    def close_idle_connections(self) -> None:
-        now = time.monotonic()
-        for conn in list(self.http._connections):
-            if self.wsgi.idle(conn, now):
-                conn.stream.close()
+    return getattr(settings, "FORCE_SCRIPT_NAME", None) or ""

@@ -1,9 +1,9 @@
-"""Tornado's HTTP/1.1 connection driving a WSGI application, views in a thread pool.
+"""Run the WSGI application for each request, on a pool thread or inline on the loop.
 
-No ``tornado.web`` and no per-request ``WSGIContainer``: one delegate per request
-builds the environ, runs the app on a pool thread and writes the response back on
-the event loop. Streaming responses are written chunk by chunk, each waiting for
-the previous one to reach the socket, so a slow client cannot make us buffer.
+A whole response (Django's ``HttpResponse``, a list) goes back to the loop in one
+hop and one write. An iterable response is sent chunk by chunk as it is produced:
+from a pool thread through ``Connection.write_threadsafe``, which blocks the thread
+while the client is slow, so the worker never buffers a whole file.
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from typing import Any
-from urllib.parse import unquote_to_bytes
+from typing import IO, Any
 
-from tornado import httputil
-from tornado.http1connection import HTTP1Connection
-from tornado.iostream import StreamClosedError
-
+from hurricane.worker.connection import Connection, State
+from hurricane.worker.environ import EnvironBuilder, TrustedProxies
+from hurricane.worker.request import RequestHead
+from hurricane.worker.response import Response
 from hurricane.worker.stats import RequestStats
 from supervisor.options import Options
 
@@ -29,269 +27,212 @@ log = logging.getLogger("hurricane.worker")
 access_log = logging.getLogger("hurricane.access")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-NO_BODY_STATUSES = {204, 304}
-IDLE_AFTER_RESPONSE = 0.25
-IDLE_AFTER_ACCEPT = 1.0
+EMPTY_INPUT = b""
 
 
-class Response:
-    """What the app produced, handed from the view thread to the loop."""
-
-    def __init__(self) -> None:
-        self.status = "500 Internal Server Error"
-        self.headers: list[tuple[str, str]] = []
-        self.started = False
-
-
-class WSGIServer(httputil.HTTPServerConnectionDelegate):
+class WSGIServer:
     """One per worker: the app, the pool and the counters every request shares."""
 
     def __init__(
-        self, app: WSGIApp, executor: Executor, stats: RequestStats, options: Options, port: int
+        self,
+        app: WSGIApp,
+        executor: Executor | None,
+        stats: RequestStats,
+        options: Options,
+        port: int,
+        script_name: str = "",
     ) -> None:
         self.app = app
         self.executor = executor
         self.stats = stats
         self.options = options
-        self.port = str(port)
         self.draining = False
-        self.busy: set[object] = set()  # connections with a request in progress
-        self.opened: dict[object, float] = {}  # connection -> when it was accepted
-        self.last_done: dict[object, float] = {}  # connection -> when its last response ended
-        self.multiprocess = options.workers > 1
+        self.environ = EnvironBuilder(
+            port, script_name, TrustedProxies(options.trusted_proxies), options.workers > 1
+        )
 
-    def start_request(
-        self, server_conn: object, request_conn: httputil.HTTPConnection
-    ) -> httputil.HTTPMessageDelegate:
-        assert isinstance(request_conn, HTTP1Connection)
-        self.opened.setdefault(server_conn, time.monotonic())
-        return WSGIRequest(self, server_conn, request_conn)
+    def handle(self, conn: Connection, head: RequestHead, body: IO[bytes] | None, size: int) -> None:
+        """Start one request (on the loop thread)."""
+        body = body or empty_input()
+        exchange = Exchange(self, conn, head, self.environ.build(head, body, size, conn.peer), body)
+        if self.executor is None:
+            exchange.run_inline()
+        else:
+            self.stats.submit()
+            self.executor.submit(exchange.run_in_thread)
 
-    def on_close(self, server_conn: object) -> None:
-        self.busy.discard(server_conn)
-        self.last_done.pop(server_conn, None)
-        self.opened.pop(server_conn, None)
-
-    def idle(self, server_conn: object, now: float) -> bool:
-        """No request for a while: safe to close without racing a request on its way.
-
-        A client sends its next request right after a response; one that was just
-        accepted sends its first within moments. Closing sooner would cut those.
-        """
-        if server_conn in self.busy:
-            return False
-        if server_conn in self.last_done:
-            return now - self.last_done[server_conn] > IDLE_AFTER_RESPONSE
-        return now - self.opened.get(server_conn, now) > IDLE_AFTER_ACCEPT
+    def log_access(self, exchange: Exchange) -> None:
+        self.stats.responded(exchange.key, exchange.status)
+        if access_log.isEnabledFor(logging.INFO):
+            head = exchange.head
+            access_log.info(
+                "%s %s %s %d", exchange.environ["REMOTE_ADDR"], head.method, head.target, exchange.status
+            )
 
 
-class WSGIRequest(httputil.HTTPMessageDelegate):
-    def __init__(self, server: WSGIServer, server_conn: object, conn: HTTP1Connection) -> None:
-        self.server = server
-        self.server_conn = server_conn
-        self.conn = conn
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.key: int | None = None
-        self.rejected = False
-        self.client_gone = False
-        self.app_running = False
-        self.start_line: httputil.RequestStartLine | None = None
-        self.headers = httputil.HTTPHeaders()
+class Exchange:
+    """One request and its response."""
 
-    # -- reading -----------------------------------------------------------------
-
-    def headers_received(
+    def __init__(
         self,
-        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
-        headers: httputil.HTTPHeaders,
-    ) -> Awaitable[None] | None:
-        assert isinstance(start_line, httputil.RequestStartLine)
-        self.start_line = start_line
-        self.headers = headers
-        self.key = self.server.stats.begin(start_line.method, start_line.path)
-        self.server.busy.add(self.server_conn)
-        length = headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > self.server.options.max_body_size:
-            return self.reject(413, "Payload Too Large")
-        return None
+        server: WSGIServer,
+        conn: Connection,
+        head: RequestHead,
+        environ: dict[str, Any],
+        body: IO[bytes],
+    ) -> None:
+        self.server = server
+        self.conn = conn
+        self.body = body
+        self.head = head
+        self.environ = environ
+        self.key = server.stats.begin(head.method, head.target)
+        self.started = time.monotonic()
+        self.response = Response(head, head.keep_alive and not server.draining)
+        self.status = 0
+        self.threaded = False
 
-    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        if self.rejected:
-            return None
-        self.size += len(chunk)
-        if self.size > self.server.options.max_body_size:
-            return self.reject(413, "Payload Too Large")
-        self.chunks.append(chunk)
-        return None
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None and self.response.started:
+            raise exc_info[1].with_traceback(exc_info[2])
+        self.response.status, self.response.headers = status, headers
+        return self.write
 
-    def finish(self) -> None:
-        if self.rejected:
+    def write(self, data: bytes) -> None:
+        """PEP 3333's ``write()`` callable, for applications that push their body."""
+        self.send(self.frame(data))
+
+    def frame(self, chunk: bytes) -> bytes:
+        response = self.response
+        head = b"" if response.started else response.head(None)
+        return head + response.frame(chunk)
+
+    def send(self, data: bytes) -> None:
+        if not data:
             return
-        assert self.start_line is not None
-        environ = self.environ(self.start_line)
-        self.server.stats.submit()
-        self.app_running = True
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.server.executor, self.call_app, environ, loop)
-        future.add_done_callback(self.on_app_done)
+        if self.threaded:
+            self.conn.write_threadsafe(data)
+        else:
+            self.conn.write(data)
 
-    def on_connection_close(self) -> None:
-        self.client_gone = True
-        if not self.app_running:
-            self.done()
+    # -- on a pool thread -----------------------------------------------------------
 
-    # -- the app, on a pool thread -----------------------------------------------
-
-    def call_app(
-        self, environ: dict[str, Any], loop: asyncio.AbstractEventLoop
-    ) -> tuple[Response, bytes | None]:
+    def run_in_thread(self) -> None:
         self.server.stats.started()
-        response = Response()
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], None]:
-            if exc_info is not None and response.started:
-                raise exc_info[1].with_traceback(exc_info[2])
-            response.status, response.headers = status, headers
-            return lambda data: self.stream_chunk(response, data, loop)
-
-        result = self.server.app(environ, start_response)
+        self.threaded = True
+        result = self.call_app()
+        if result is None:
+            return
         try:
-            # Django's HttpResponse says streaming=False; a generator from another app streams.
-            if isinstance(result, (list, tuple)) or getattr(result, "streaming", None) is False:
-                return response, b"".join(result)
+            if is_whole(result):
+                body = b"".join(result)
+                self.conn.call_soon_threadsafe(self.send_whole, body)
+            else:
+                for chunk in result:
+                    if chunk:
+                        self.send(self.frame(chunk))
+                self.send(self.frame(b"") + self.response.end())
+                self.conn.call_soon_threadsafe(self.complete)
+        except Exception as exc:  # noqa: BLE001 - reported, and the client gets what it can
+            self.conn.call_soon_threadsafe(self.fail, exc)
+        finally:
+            close(result)
+
+    # -- inline, on the loop ------------------------------------------------------
+
+    def run_inline(self) -> None:
+        result = self.call_app()
+        if result is None:
+            return
+        if is_whole(result):
+            try:
+                body = b"".join(result)
+            except Exception as exc:  # noqa: BLE001
+                self.fail(exc)
+                return
+            finally:
+                close(result)
+            self.send_whole(body)
+            return
+        asyncio.ensure_future(self.stream_inline(result))
+
+    async def stream_inline(self, result: Iterable[bytes]) -> None:
+        try:
             for chunk in result:
                 if chunk:
-                    self.stream_chunk(response, chunk, loop)
-            return response, None
+                    self.send(self.frame(chunk))
+                    await self.conn.writable()
+            self.send(self.frame(b"") + self.response.end())
+            self.complete()
+        except Exception as exc:  # noqa: BLE001
+            self.fail(exc)
         finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+            close(result)
 
-    def stream_chunk(self, response: Response, chunk: bytes, loop: asyncio.AbstractEventLoop) -> None:
-        """Write one chunk from the view thread and wait until the socket took it."""
-        if self.client_gone:
-            raise ConnectionAbortedError("client disconnected")
-        asyncio.run_coroutine_threadsafe(self.write_chunk(response, chunk), loop).result()
+    # -- either ---------------------------------------------------------------------
 
-    async def write_chunk(self, response: Response, chunk: bytes) -> None:
-        if not response.started:
-            self.write_headers(response, None)
-        if not self.no_body(response):
-            await self.conn.write(chunk)
-
-    # -- writing, on the loop ----------------------------------------------------
-
-    def on_app_done(self, future: asyncio.Future[tuple[Response, bytes | None]]) -> None:
-        self.app_running = False
+    def call_app(self) -> Iterable[bytes] | None:
         try:
-            response, body = future.result()
-        except Exception as exc:
-            if isinstance(exc, (ConnectionAbortedError, StreamClosedError)) or self.client_gone:
-                self.done()
-                return
-            log.exception("the application raised", exc_info=exc)
-            response, body = Response(), b"Internal Server Error"
-            response.headers = [("Content-Type", "text/plain")]
-            if self.conn._response_start_line is not None:  # headers already sent: cut it
-                self.conn.close()
-                self.done()
-                return
-        try:
-            if not response.started:
-                self.write_headers(response, body)
-            if body and not self.no_body(response):
-                self.conn.write(body)
-            self.conn.finish()
-        except StreamClosedError:
-            pass
-        self.log_access(response)
-        self.done()
+            return self.server.app(self.environ, self.start_response)
+        except Exception as exc:  # noqa: BLE001 - the client gets a 500, the log the traceback
+            if self.threaded:
+                self.conn.call_soon_threadsafe(self.fail, exc)
+            else:
+                self.fail(exc)
+            return None
 
-    def write_headers(self, response: Response, body: bytes | None) -> None:
-        response.started = True
-        code, _, reason = response.status.partition(" ")
-        headers = httputil.HTTPHeaders()
-        for name, value in response.headers:
-            headers.add(name, value)
-        if body is not None and "Content-Length" not in headers and not self.no_body(response):
-            headers["Content-Length"] = str(len(body))
-        if self.server.draining:
-            # Tell keep-alive clients to go elsewhere; the connection closes after this.
-            self.conn._disconnect_on_finish = True
-        start = httputil.ResponseStartLine("HTTP/1.1", int(code), reason)
-        self.conn.write_headers(start, headers)
+    def send_whole(self, body: bytes) -> None:
+        """Loop thread: the whole response in one write."""
+        response = self.response
+        data = (b"" if response.started else response.head(len(body))) + response.frame(body)
+        self.conn.write(data + response.end())
+        self.complete()
 
-    def no_body(self, response: Response) -> bool:
-        assert self.start_line is not None
-        return self.start_line.method == "HEAD" or int(response.status[:3]) in NO_BODY_STATUSES
+    def complete(self) -> None:
+        """Loop thread: the last byte is with the transport."""
+        self.status = self.response.code
+        self.server.log_access(self)
+        self.end()
+        self.conn.finish_response(self.response.keep_alive)
 
-    async def reject(self, code: int, reason: str) -> None:
-        self.rejected = True
-        headers = httputil.HTTPHeaders({"Content-Length": "0", "Connection": "close"})
-        self.conn._disconnect_on_finish = True
-        try:
-            self.conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", code, reason), headers)
-            self.conn.finish()
-        except StreamClosedError:
-            pass
-        self.log_access(None, code)
-        self.done()
+    def end(self) -> None:
+        self.body.close()  # a spooled body's temporary file goes now
+        self.server.stats.end(self.key)
 
-    def done(self) -> None:
-        if self.key is not None:
-            self.server.stats.end(self.key)
-            self.key = None
-            self.server.busy.discard(self.server_conn)
-            self.server.last_done[self.server_conn] = time.monotonic()
+    def fail(self, exc: Exception) -> None:
+        """Loop thread: the application raised, or the client went away."""
+        if isinstance(exc, ConnectionError) or self.conn.state is State.CLOSED:
+            self.status = 499
+        else:
+            log.error("the application raised on %s %s", self.head.method, self.head.target, exc_info=exc)
+            self.status = 500
+        self.server.log_access(self)
+        self.end()
+        if self.response.started or self.status == 499:
+            self.conn.close()  # part of a response is out: cutting it is the only honest signal
+            return
+        self.response.status, self.response.headers = (
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain")],
+        )
+        body = b"Internal Server Error\n"
+        self.response.keep_alive = False
+        self.conn.write(self.response.head(len(body)) + self.response.frame(body))
+        self.conn.close()
 
-    def log_access(self, response: Response | None, code: int | None = None) -> None:
-        status = code if code is not None else int(response.status[:3]) if response else 0
-        if self.key is not None:
-            self.server.stats.responded(self.key, status)
-        if access_log.isEnabledFor(logging.INFO) and self.start_line is not None:
-            remote = getattr(self.conn.context, "remote_ip", "-")
-            access_log.info("%s %s %s %d", remote, self.start_line.method, self.start_line.path, status)
 
-    # -- the environ -------------------------------------------------------------
+def is_whole(result: Iterable[bytes]) -> bool:
+    """Django's non-streaming responses and lists are sent in one piece, with a Content-Length."""
+    return isinstance(result, (list, tuple)) or getattr(result, "streaming", None) is False
 
-    def environ(self, start_line: httputil.RequestStartLine) -> dict[str, Any]:
-        path, _, query = start_line.path.partition("?")
-        body = b"".join(self.chunks)
-        self.chunks = []
-        context = self.conn.context
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": start_line.method,
-            "SCRIPT_NAME": "",
-            # PEP 3333: the path is decoded to bytes, then carried as latin-1.
-            "PATH_INFO": unquote_to_bytes(path).decode("latin-1") or "/",
-            "QUERY_STRING": query,
-            "REMOTE_ADDR": getattr(context, "remote_ip", "") or "",
-            "SERVER_NAME": self.headers.get("Host", "localhost").rsplit(":", 1)[0] or "localhost",
-            "SERVER_PORT": self.server.port,
-            "SERVER_PROTOCOL": start_line.version,
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": self.server.multiprocess,
-            "wsgi.run_once": False,
-        }
-        if not environ["PATH_INFO"].startswith("/"):
-            environ["PATH_INFO"] = "/" + environ["PATH_INFO"]
-        for name, value in self.headers.get_all():
-            if "_" in name:
-                continue  # X_Forwarded_For must not pose as X-Forwarded-For (Django does the same)
-            key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE" or key == "CONTENT_LENGTH":
-                environ[key] = value
-                continue
-            key = "HTTP_" + key
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
-        if "CONTENT_LENGTH" not in environ and body:
-            environ["CONTENT_LENGTH"] = str(len(body))
-        return environ
+
+def close(result: Iterable[bytes]) -> None:
+    method = getattr(result, "close", None)
+    if method is not None:
+        method()
+
+
+def empty_input() -> IO[bytes]:
+    return io.BytesIO(EMPTY_INPUT)

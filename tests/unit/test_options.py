@@ -62,7 +62,7 @@ def test_errors_name_the_option_the_value_and_the_source(cli, env, message):
 
 def test_setting_errors_name_the_setting():
     with pytest.raises(OptionError, match="from setting HURRICANE_THREADS"):
-        resolve({}, {"HURRICANE_THREADS": 0}, {})
+        resolve({}, {"HURRICANE_THREADS": -1}, {})
 
 
 @pytest.mark.parametrize(
@@ -205,3 +205,9 @@ def test_repeatable_options_survive_the_json_round_trip():
 )
 def test_django_hurricane_defaults(name, default):
     assert getattr(resolve({}), name) == default
+
+
+def test_trusted_proxies_are_validated_and_normalised():
+    assert resolve({"trusted_proxies": " 10.0.0.1/8, ::1 ,*"}).trusted_proxies == "10.0.0.0/8,::1/128,*"
+    with pytest.raises(OptionError, match="--trusted-proxies"):
+        resolve({"trusted_proxies": "10.0.0.0/8,proxy.local"})

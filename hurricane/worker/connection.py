@@ -1,0 +1,266 @@
+"""One client connection: read requests, hand them to the application, enforce the limits.
+
+Runs on the event loop. A connection is IDLE (between requests), reading a HEAD or a
+BODY, or waiting for the APPlication's response; while the application runs, at
+most a request head's worth of what the client sends next is buffered.
+Every state but APP has a deadline, checked by the listener's sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, cast
+
+from hurricane.worker.body import Body, BodyTooLarge
+from hurricane.worker.request import MAX_HEAD, BadRequest, RequestHead, parse_head
+from hurricane.worker.response import error_response
+
+if TYPE_CHECKING:
+    from hurricane.worker.listener import Listener
+
+log = logging.getLogger("hurricane.worker")
+
+MAX_REQUEST_LINE = 8 * 1024
+THREAD_QUEUE_LIMIT = 256 * 1024  # bytes a view thread may have queued for the loop
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+LINGER = 1.0  # seconds we keep reading (and dropping) after refusing a request
+
+
+class State(enum.Enum):
+    IDLE = "idle"
+    HEAD = "head"
+    BODY = "body"
+    APP = "app"
+    LINGER = "linger"
+    CLOSED = "closed"
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, listener: Listener) -> None:
+        self.listener = listener
+        self.loop = listener.loop
+        self.options = listener.options
+        self.state = State.IDLE
+        self.buffer = bytearray()
+        self.deadline: float | None = self.loop.time() + self.options.keep_alive_timeout
+        self.head: RequestHead | None = None
+        self.body: Body | None = None
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        self.processing = False
+        self.write_paused = False
+        self.read_paused = False
+        self.queued = 0
+        self.flow = threading.Condition()  # view threads wait here while the client is slow
+        self.drained: asyncio.Future[None] | None = None
+        self.requests = 0
+        self.idle_since = self.loop.time()
+
+    # -- asyncio.Protocol -----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.peer = (str(peer[0]), int(peer[1]))
+        self.listener.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.state is State.LINGER:
+            return
+        self.buffer += data
+        if self.state is not State.APP:
+            self.process()
+        elif len(self.buffer) > MAX_HEAD and not self.read_paused:
+            # A client pipelining while its request runs: keep the rest in the kernel.
+            self.read_paused = True
+            assert self.transport is not None
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        return None  # close, unless a response is on its way (asyncio keeps writing it)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = State.CLOSED
+        self.deadline = None
+        self.listener.connections.discard(self)
+        self.release_writers()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.state is State.APP:
+            self.deadline = self.loop.time() + self.options.read_timeout
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.state is State.APP:
+            self.deadline = None
+        self.release_writers()
+
+    # -- reading requests -----------------------------------------------------------
+
+    def process(self) -> None:
+        """Parse what is buffered into requests, as far as it goes."""
+        if self.processing:
+            return
+        self.processing = True
+        try:
+            while self.buffer and self.state in (State.IDLE, State.HEAD, State.BODY):
+                if self.state is not State.BODY and not self.read_head():
+                    break
+                if self.state is State.BODY and not self.read_body():
+                    break
+                self.dispatch()
+        except BadRequest as exc:
+            self.refuse(exc.status)
+        finally:
+            self.processing = False
+
+    def read_head(self) -> bool:
+        if self.state is State.IDLE:
+            while self.buffer[:2] == b"\r\n":  # RFC 9112: ignore empty lines before a request
+                del self.buffer[:2]
+            if not self.buffer:
+                return False
+            self.state = State.HEAD
+            self.deadline = self.loop.time() + self.options.read_timeout
+        end = self.buffer.find(b"\r\n\r\n")
+        line_end = self.buffer.find(b"\r\n", 0, MAX_REQUEST_LINE + 2)
+        if line_end < 0 and len(self.buffer) > MAX_REQUEST_LINE:
+            raise BadRequest(414, "request line too long")
+        if end < 0:
+            if len(self.buffer) > MAX_HEAD:
+                raise BadRequest(431, "request head too large")
+            return False
+        if end > MAX_HEAD:
+            raise BadRequest(431, "request head too large")
+        self.head = head = parse_head(bytes(self.buffer[:end]))
+        del self.buffer[: end + 4]
+        return self.expect_body(head)
+
+    def expect_body(self, head: RequestHead) -> bool:
+        length = head.content_length
+        if length is not None and length > self.options.max_body_size:
+            raise BodyTooLarge()
+        if not head.chunked and not length:
+            self.body = None
+            return True
+        self.body = Body(length, self.options.max_body_size, self.options.max_buffer_size)
+        self.state = State.BODY
+        self.deadline = self.loop.time() + self.options.read_timeout
+        if head.expect_continue and not self.buffer:
+            self.write(CONTINUE)
+        return True
+
+    def read_body(self) -> bool:
+        assert self.body is not None
+        used = self.body.feed(self.buffer)
+        del self.buffer[:used]
+        self.deadline = self.loop.time() + self.options.read_timeout
+        return self.body.done
+
+    def dispatch(self) -> None:
+        assert self.head is not None and self.transport is not None
+        head, body = self.head, self.body
+        self.head, self.body = None, None
+        self.state = State.APP
+        self.deadline = None
+        self.requests += 1
+        if body is None:
+            self.listener.server.handle(self, head, None, 0)
+        else:
+            self.listener.server.handle(self, head, body.input(), body.size)
+
+    def refuse(self, status: int) -> None:
+        """Answer a request we cannot read with ``status``, then close."""
+        log.info("refused a request from %s with %d", self.peer[0], status)
+        self.write(error_response(status))
+        self.linger()
+
+    def linger(self) -> None:
+        """Close our side but drop what the client still sends for a moment: closing at once
+        with unread data makes the kernel reset the connection, and the client would lose
+        the response it has not read yet."""
+        assert self.transport is not None
+        self.state = State.LINGER
+        self.buffer = bytearray()  # not clear(): a traceback may still hold a view of it
+        self.deadline = self.loop.time() + LINGER
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.transport.write_eof()
+
+    # -- writing responses (loop thread) --------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and self.state is not State.CLOSED and data:
+            self.transport.write(data)
+
+    async def writable(self) -> None:
+        """Wait until the client has taken enough of what we wrote."""
+        while self.write_paused and self.state is not State.CLOSED:
+            self.drained = self.loop.create_future()
+            await self.drained
+
+    def finish_response(self, keep_alive: bool) -> None:
+        """The response is written: go back to reading, or close."""
+        if self.state is State.CLOSED:
+            return
+        if not keep_alive or self.listener.server.draining:
+            self.close()
+            return
+        self.state = State.IDLE
+        self.idle_since = self.loop.time()
+        self.deadline = self.idle_since + self.options.keep_alive_timeout
+        if self.read_paused:
+            self.read_paused = False
+            assert self.transport is not None
+            self.transport.resume_reading()
+        if self.buffer:
+            self.process()
+
+    def close(self) -> None:
+        """Close after what is written has gone out."""
+        if self.transport is not None and self.state is not State.CLOSED:
+            self.state = State.CLOSED
+            self.deadline = None
+            self.transport.close()
+
+    def expire(self) -> None:
+        """The deadline passed: drop an idle connection, cut a slow one."""
+        if self.state in (State.IDLE, State.LINGER):
+            self.close()
+        elif self.state in (State.HEAD, State.BODY):
+            self.refuse(408)
+        elif self.transport is not None:  # a response the client stopped reading
+            self.transport.abort()
+
+    # -- writing from a view thread -------------------------------------------------
+
+    def write_threadsafe(self, data: bytes) -> None:
+        """Queue bytes for the loop to write; block while the client is not keeping up."""
+        with self.flow:
+            while (self.write_paused or self.queued > THREAD_QUEUE_LIMIT) and self.state is not State.CLOSED:
+                self.flow.wait(1.0)
+            if self.state is State.CLOSED:
+                raise ConnectionAbortedError("the client went away")
+            self.queued += len(data)
+        self.loop.call_soon_threadsafe(self._write_queued, data)
+
+    def _write_queued(self, data: bytes) -> None:
+        self.write(data)
+        with self.flow:
+            self.queued -= len(data)
+            self.flow.notify_all()
+
+    def release_writers(self) -> None:
+        with self.flow:
+            self.flow.notify_all()
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    def call_soon_threadsafe(self, callback: Any, *args: Any) -> None:
+        self.loop.call_soon_threadsafe(callback, *args)

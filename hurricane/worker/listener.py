@@ -1,0 +1,97 @@
+"""Accept connections on the shared socket and keep them within their deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+from typing import TYPE_CHECKING
+
+from hurricane.worker.connection import Connection, State
+from supervisor.options import Options
+
+if TYPE_CHECKING:
+    from hurricane.worker.wsgi import WSGIServer
+
+log = logging.getLogger("hurricane.worker")
+
+ACCEPT_BATCH = 64
+IDLE_AFTER_RESPONSE = 0.25
+IDLE_AFTER_ACCEPT = 1.0
+FD_EXHAUSTED_PAUSE = 0.1
+OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+class Listener:
+    def __init__(self, server: WSGIServer, options: Options, sock: socket.socket) -> None:
+        self.server = server
+        self.options = options
+        self.sock = sock
+        self.loop: asyncio.AbstractEventLoop  # the running loop, from start() on
+        self.connections: set[Connection] = set()
+        self.accepting = False
+        self.sweep_every = max(0.02, min(1.0, options.keep_alive_timeout / 4, options.read_timeout / 4))
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.sock.setblocking(False)
+        self.resume()
+        self._sweeper = self.loop.call_later(self.sweep_every, self.sweep)
+
+    def resume(self) -> None:
+        if not self.accepting:
+            self.accepting = True
+            self.loop.add_reader(self.sock.fileno(), self.accept)
+
+    def stop(self) -> None:
+        """Stop accepting; open connections carry on."""
+        if self.accepting:
+            self.accepting = False
+            self.loop.remove_reader(self.sock.fileno())
+
+    def accept(self, limit: int = ACCEPT_BATCH) -> None:
+        for _ in range(limit):
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno not in OUT_OF_FDS:
+                    raise
+                # Out of descriptors: the listening socket stays readable, so stop polling it
+                # for a moment instead of spinning; the sweep frees idle connections meanwhile.
+                log.warning("cannot accept connections: %s", exc.strerror)
+                self.stop()
+                self.loop.call_later(FD_EXHAUSTED_PAUSE, self.resume)
+                return
+            self.adopt(conn)
+
+    def accept_backlog(self) -> None:
+        """Take every connection already waiting on the socket, so none is reset at exit."""
+        self.accept(limit=1_000_000)
+
+    def adopt(self, conn: socket.socket) -> None:
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        asyncio.ensure_future(self.loop.connect_accepted_socket(lambda: Connection(self), conn))
+
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for conn in [c for c in self.connections if c.deadline is not None and c.deadline < now]:
+            conn.expire()
+        self._sweeper = self.loop.call_later(self.sweep_every, self.sweep)
+
+    def close_idle(self) -> None:
+        """Close connections idle for a moment: a client sends its next request right after
+        a response, and its first within moments of connecting; closing sooner would cut those."""
+        now = self.loop.time()
+        for conn in list(self.connections):
+            patience = IDLE_AFTER_RESPONSE if conn.requests else IDLE_AFTER_ACCEPT
+            if conn.state is State.IDLE and now - conn.idle_since > patience:
+                conn.close()
+
+    def between_requests(self) -> list[Connection]:
+        """Connections without a request in flight: they close once idle."""
+        return [c for c in self.connections if c.state is not State.APP]
