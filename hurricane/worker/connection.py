@@ -209,7 +209,7 @@ class Connection(asyncio.Protocol):
         """The response is written: go back to reading, or close."""
         if self.state is State.CLOSED:
             return
-        if not keep_alive or self.listener.server.draining:
+        if not keep_alive:
             self.close()
             return
         self.state = State.IDLE

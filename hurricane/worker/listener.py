@@ -6,7 +6,7 @@ import asyncio
 import errno
 import logging
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hurricane.worker.connection import Connection, State
 from supervisor.options import Options
@@ -31,6 +31,8 @@ class Listener:
         self.loop: asyncio.AbstractEventLoop  # the running loop, from start() on
         self.connections: set[Connection] = set()
         self.accepting = False
+        self.adopting = 0
+        self.stopped = False
         self.sweep_every = max(0.02, min(1.0, options.keep_alive_timeout / 4, options.read_timeout / 4))
         self._sweeper: asyncio.TimerHandle | None = None
 
@@ -41,15 +43,24 @@ class Listener:
         self._sweeper = self.loop.call_later(self.sweep_every, self.sweep)
 
     def resume(self) -> None:
-        if not self.accepting:
+        if not self.accepting and not self.stopped:
             self.accepting = True
             self.loop.add_reader(self.sock.fileno(), self.accept)
 
-    def stop(self) -> None:
-        """Stop accepting; open connections carry on."""
+    def pause(self) -> None:
         if self.accepting:
             self.accepting = False
             self.loop.remove_reader(self.sock.fileno())
+
+    def stop(self) -> None:
+        """Stop accepting for good; open connections carry on.
+
+        Closing our descriptor matters: once every process sharing the socket has closed
+        it, new clients are refused at once instead of waiting in a backlog nobody reads.
+        """
+        self.pause()
+        self.stopped = True
+        self.sock.close()
 
     def accept(self, limit: int = ACCEPT_BATCH) -> None:
         for _ in range(limit):
@@ -63,7 +74,7 @@ class Listener:
                 # Out of descriptors: the listening socket stays readable, so stop polling it
                 # for a moment instead of spinning; the sweep frees idle connections meanwhile.
                 log.warning("cannot accept connections: %s", exc.strerror)
-                self.stop()
+                self.pause()
                 self.loop.call_later(FD_EXHAUSTED_PAUSE, self.resume)
                 return
             self.adopt(conn)
@@ -75,7 +86,15 @@ class Listener:
     def adopt(self, conn: socket.socket) -> None:
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        asyncio.ensure_future(self.loop.connect_accepted_socket(lambda: Connection(self), conn))
+        # The transport comes up on a later loop iteration; until then the drain must count it.
+        self.adopting += 1
+        task = asyncio.ensure_future(self.loop.connect_accepted_socket(lambda: Connection(self), conn))
+        task.add_done_callback(self.adopted)
+
+    def adopted(self, task: asyncio.Future[Any]) -> None:
+        self.adopting -= 1
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("a connection failed before it started: %s", task.exception())
 
     def sweep(self) -> None:
         now = self.loop.time()
@@ -92,6 +111,6 @@ class Listener:
             if conn.state is State.IDLE and now - conn.idle_since > patience:
                 conn.close()
 
-    def between_requests(self) -> list[Connection]:
-        """Connections without a request in flight: they close once idle."""
-        return [c for c in self.connections if c.state is not State.APP]
+    def between_requests(self) -> int:
+        """Connections without a request in flight (they close once idle), and those starting."""
+        return self.adopting + sum(1 for c in self.connections if c.state is not State.APP)

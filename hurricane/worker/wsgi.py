@@ -88,7 +88,7 @@ class Exchange:
         self.environ = environ
         self.key = server.stats.begin(head.method, head.target)
         self.started = time.monotonic()
-        self.response = Response(head, head.keep_alive and not server.draining)
+        self.response = Response(head, head.keep_alive)
         self.status = 0
         self.threaded = False
 
@@ -106,8 +106,13 @@ class Exchange:
 
     def frame(self, chunk: bytes) -> bytes:
         response = self.response
-        head = b"" if response.started else response.head(None)
+        head = b"" if response.started else self.response_head(None)
         return head + response.frame(chunk)
+
+    def response_head(self, length: int | None) -> bytes:
+        if self.server.draining:
+            self.response.keep_alive = False  # tell keep-alive clients to go elsewhere
+        return self.response.head(length)
 
     def send(self, data: bytes) -> None:
         if not data:
@@ -186,7 +191,7 @@ class Exchange:
     def send_whole(self, body: bytes) -> None:
         """Loop thread: the whole response in one write."""
         response = self.response
-        data = (b"" if response.started else response.head(len(body))) + response.frame(body)
+        data = (b"" if response.started else self.response_head(len(body))) + response.frame(body)
         self.conn.write(data + response.end())
         self.complete()
 
