@@ -52,6 +52,9 @@ def main(argv: list[str]) -> int:
         log.error("the application cannot start: %s", describe(exc))
         return EXIT_FAILED
     logs.configure(options.log_level)
+    # Command output goes to stdout, log lines to stderr: line buffering keeps
+    # them in the order they happened.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     from hurricane import migrations
 
     for command in options.command:
