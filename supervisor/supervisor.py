@@ -86,6 +86,8 @@ class Supervisor:
     def bind(self) -> None:
         opts = self.options
         passed = inherited(os.environ, os.getpid())  # systemd's socket activation, in order
+        if passed:
+            log.info("using %d listening socket(s) passed by systemd instead of binding", len(passed))
         self.app_socket = passed.pop(0) if passed else bind(opts.host, opts.port, "--port")
         self.pool.app_fd = self.app_socket.fileno()
         app_port = bound_port(self.app_socket)
