@@ -234,9 +234,10 @@ class Options:
         "N",
     )
     threads: int = option(
-        8,
+        32,
         lambda v: parse_int(v, 0),
-        "Threads per worker that run views; 0 runs them on the event loop, one at a time.",
+        "Threads per worker that run views, started as needed; 0 runs views on the event loop, "
+        "one at a time.",
         "N",
     )
     liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH")

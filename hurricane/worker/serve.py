@@ -8,11 +8,11 @@ import os
 import signal
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from hurricane.checks import CheckRunner
 from hurricane.worker.heartbeat import Heartbeat
 from hurricane.worker.listener import Listener
+from hurricane.worker.pool import ViewPool
 from hurricane.worker.stats import RequestStats
 from hurricane.worker.wsgi import WSGIApp, WSGIServer
 from supervisor import child
@@ -32,11 +32,7 @@ class Worker:
         self.sock = sock
         self.parent = parent
         self.stats = RequestStats()
-        self.executor = (
-            ThreadPoolExecutor(options.threads, thread_name_prefix="hurricane-view")
-            if options.threads
-            else None
-        )
+        self.executor = ViewPool(options.threads) if options.threads else None
         self.wsgi = WSGIServer(app, self.executor, self.stats, options, sock.getsockname()[1], script_name())
         self.checks = CheckRunner(options.check_interval, options.check_timeout)
         self.heartbeat = Heartbeat(
@@ -97,7 +93,7 @@ class Worker:
         self.heartbeat.stop()
         self.heartbeat.beat()  # the final counts, which the supervisor adds to its totals
         if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor.shutdown()
         log.info(
             "worker %d drained in %.2fs, %d requests served",
             self.index,

@@ -13,11 +13,11 @@ import io
 import logging
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
 from typing import IO, Any
 
 from hurricane.worker.connection import Connection, State
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
+from hurricane.worker.pool import ViewPool
 from hurricane.worker.request import RequestHead
 from hurricane.worker.response import Response
 from hurricane.worker.stats import RequestStats
@@ -36,7 +36,7 @@ class WSGIServer:
     def __init__(
         self,
         app: WSGIApp,
-        executor: Executor | None,
+        executor: ViewPool | None,
         stats: RequestStats,
         options: Options,
         port: int,

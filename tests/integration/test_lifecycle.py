@@ -29,7 +29,7 @@ def ok_count_grows(load: Load, by: int, timeout: float, server: Server) -> None:
 
 
 def test_sigterm_under_load_loses_no_request():
-    with serving("--shutdown-delay", "2") as server:  # 8 threads: most requests wait in the queue
+    with serving("--shutdown-delay", "2", "--threads", "8") as server:  # most requests wait in the queue
         with Load(server.app_port, "/sleep?s=0.2", connections=32) as load:
             ok_count_grows(load, 64, 30, server)
             server.signal(signal.SIGTERM)

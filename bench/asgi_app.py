@@ -1,0 +1,5 @@
+"""The example project behind Django's ASGI handler, for uvicorn."""
+
+from django.core.asgi import get_asgi_application
+
+application = get_asgi_application()
