@@ -39,11 +39,16 @@ def check_name(check: CheckFunction) -> str:
     return f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', repr(inner))}"
 
 
-def run_tag(tag: str, debug: bool, running: Callable[[str], None] = lambda name: None) -> Result:
+def run_tag(
+    tag: str,
+    debug: bool,
+    running: Callable[[str], None] = lambda name: None,
+    on_raise: Callable[[str, Exception], None] = lambda name, exc: None,
+) -> Result:
     """Run the checks registered with ``tag``; ERROR and CRITICAL fail it.
 
     ``running`` is told each check's name before it starts, so a timeout can say
-    which one hangs.
+    which one hangs; ``on_raise`` gets each check that raised, with the exception.
     """
     errors: list[dict[str, Any]] = []
     for check in tagged(tag):
@@ -52,7 +57,7 @@ def run_tag(tag: str, debug: bool, running: Callable[[str], None] = lambda name:
         try:
             messages = list(check(app_configs=None, databases=None))
         except Exception as exc:
-            log.warning("%s check %s raised", tag, name, exc_info=True)
+            on_raise(name, exc)
             errors.append(raised(name, exc, debug))
             continue
         errors.extend(entry(m, debug) for m in messages if m.is_serious() and not m.is_silenced())
@@ -96,6 +101,10 @@ def ping_databases() -> dict[str, Result]:
     return results
 
 
+def describe_errors(result: Result) -> list[str]:
+    return [f"{e.get('id')}: {e.get('msg')}" for e in result.get("errors", [])]
+
+
 def failed(why: str) -> Result:
     return {"ok": False, "errors": [{"id": RAISED_ID, "level": "ERROR", "msg": why}]}
 
@@ -118,6 +127,9 @@ class CheckRunner:
         self.rounds = 0
         self._running: dict[str, threading.Thread] = {}
         self._current: dict[str, str] = {}  # tag -> the check it is running now
+        self._failures: dict[str, list[str]] = {}  # tag or database -> what the log last said
+        self._raising: set[str] = set()  # checks that raised last round: logged already
+        self._raised_now: set[str] = set()
         self._wake = threading.Event()
 
     def start(self) -> None:
@@ -139,11 +151,34 @@ class CheckRunner:
         if "ok" in db:  # the round-trip itself failed or timed out
             db = {"*": {"ok": False, "msg": db["errors"][0]["msg"], "took_ms": 0.0}}
         self.db = db
+        self.log_changes(results, db)
         self.rounds += 1
         self.on_round()
 
     def _tag_runner(self, tag: str) -> Callable[[], Result]:
-        return functools.partial(run_tag, tag, self.debug, functools.partial(self._current.__setitem__, tag))
+        running = functools.partial(self._current.__setitem__, tag)
+        return functools.partial(run_tag, tag, self.debug, running, functools.partial(self._on_raise, tag))
+
+    def _on_raise(self, tag: str, name: str, exc: Exception) -> None:
+        """Log a raising check's traceback once, not every round while it keeps raising."""
+        if name not in self._raising:
+            log.warning("%s check %s raised", tag, name, exc_info=exc)
+        self._raised_now.add(name)
+
+    def log_changes(self, results: dict[str, Result], db: dict[str, Result]) -> None:
+        """Log when a tag or database starts failing, fails differently, or recovers."""
+        self._raising, self._raised_now = self._raised_now, set()
+        verdicts = {f"{tag} checks": describe_errors(r) for tag, r in results.items()}
+        verdicts.update({f"database {a}": [r["msg"]] if not r.get("ok") else [] for a, r in db.items()})
+        for what, failures in verdicts.items():
+            before = self._failures.get(what, [])
+            if failures == before:
+                continue
+            self._failures[what] = failures
+            if failures:
+                log.warning("%s failing: %s", what, "; ".join(failures))
+            else:
+                log.info("%s ok again", what)
 
     def _limited(self, name: str, fn: Callable[[], Any]) -> Any:
         previous = self._running.get(name)
@@ -164,7 +199,6 @@ class CheckRunner:
         thread.start()
         thread.join(self.timeout)
         if thread.is_alive():
-            log.warning("%s did not finish within %.1fs", self._what(name), self.timeout)
             return failed(f"{self._what(name)} timed out after {self.timeout:.1f}s")
         result = box["result"]
         if isinstance(result, dict) and "ok" in result:

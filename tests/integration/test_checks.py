@@ -18,6 +18,15 @@ def steer(tmp_path):
     return env, lambda **modes: path.write_text(json.dumps(modes))
 
 
+def runs(env, tag):
+    """How many times checkapp's check for ``tag`` has run, in every worker."""
+    try:
+        with open(env["CHECKAPP_STATE"] + ".runs") as f:
+            return f.read().split().count(tag)
+    except FileNotFoundError:
+        return 0
+
+
 def probe_until(server, path, status, needle=""):
     def matches():
         code, body = server.probe(path)
@@ -64,10 +73,20 @@ def test_a_check_that_raises_fails_its_probe_and_never_the_worker(steer):
         assert "secret" not in json.dumps(body)  # the exception's text only with DEBUG
         assert server.get("/hello")[0] == 200
         assert server.probe_ok("/ready")
+        raising_since = runs(env, "liveness")
+        wait_until(
+            lambda: runs(env, "liveness") >= raising_since + 3, 20, "3 more rounds", lambda: server.output
+        )
         set_modes()
         probe_until(server, "/alive", 200)
         assert server.worker_pids() == [pid]
-        assert "Traceback" in server.output and "RuntimeError: secret liveness internals" in server.output
+        # The traceback and the failure are logged once, not every round; so is the recovery.
+        assert server.output.count("RuntimeError: secret liveness internals") == 1, server.output
+        assert (
+            server.output.count("liveness checks failing: hurricane.E001: checkapp.checks.liveness raised")
+            == 1
+        )
+        server.wait_for_line(r"hurricane\.worker\[\d+\]: liveness checks ok again")
 
 
 def test_a_check_past_the_timeout_fails_and_the_worker_keeps_serving(steer):
