@@ -48,10 +48,10 @@ def main(argv: list[str]) -> int:
     try:
         django.setup(set_prefix=False)
     except Exception as exc:
-        logs.configure(options.log_level)
+        logs.configure(options.log_level, options.log_format)
         log.error("the application cannot start: %s", describe(exc))
         return EXIT_FAILED
-    logs.configure(options.log_level)
+    logs.configure(options.log_level, options.log_format)
     # Command output goes to stdout, log lines to stderr: line buffering keeps
     # them in the order they happened.
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

@@ -52,3 +52,13 @@ def test_django_logging_config_takes_the_worker_lines_and_log_probes_setting_wor
         # The probe is Django-free: serve hands it LOG_PROBES through the options.
         server.wait_for_line(r"INFO    hurricane\.probe\[\d+\]: 127\.0\.0\.1 GET /ready 200")
     assert "GET /hello" not in server.output
+
+
+def test_json_lines_from_the_prestart_commands_too():
+    with serving("--log-format", "json", "--command", "check") as server:
+        pass
+    entries = [json.loads(line) for line in server.output.splitlines() if line.startswith("{")]
+    [running] = [e for e in entries if e["message"] == "running command 'check'"]
+    assert running["logger"].startswith("hurricane.") and running["level"] == "INFO"
+    # The command's own output is not a log line: it stays as the command wrote it.
+    assert "System check identified no issues" in server.output

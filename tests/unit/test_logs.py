@@ -4,7 +4,10 @@ import json
 import logging
 from contextlib import contextmanager
 
+import pytest
+
 from supervisor import logs
+from supervisor.options import OptionError, resolve
 
 
 @contextmanager
@@ -69,3 +72,13 @@ def test_loggers_silenced_by_disable_existing_loggers_come_back():
     with bare_logging():
         logs.configure("INFO")
     assert not early.disabled
+
+
+def test_log_format_and_log_probes_options():
+    assert resolve({"log_format": "JSON"}).log_format == "json"
+    with pytest.raises(
+        OptionError, match='option --log-format: "xml" from the command line is not a log format'
+    ):
+        resolve({"log_format": "xml"})
+    assert resolve({}, {"HURRICANE_LOG_PROBES": True}).log_probes
+    assert not resolve({}).log_probes

@@ -7,7 +7,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from supervisor import counters
-from supervisor.options import resolve
+from supervisor.options import OptionError, resolve
 from supervisor.probe import metrics
 from supervisor.probe.state import ProbeState
 
@@ -165,3 +165,10 @@ def test_scrape_of_a_busy_snapshot_takes_well_under_a_millisecond_each():
         generate_latest(reg)
     per_scrape = (time.perf_counter() - started) / 50
     assert per_scrape < 0.1  # generous: the machine is shared; about 5 ms for 8 workers
+
+
+def test_metrics_path_must_not_be_a_probe_path_unless_metrics_are_off():
+    with pytest.raises(OptionError, match='option --metrics: "/ready" from the options is also a probe path'):
+        resolve({"metrics": "/ready"})
+    assert resolve({"metrics": "/ready", "no_metrics": True}).no_metrics
+    assert resolve({}, environ={"HURRICANE_METRICS": "/prom"}).metrics == "/prom"
