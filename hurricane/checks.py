@@ -97,6 +97,10 @@ def ping_databases() -> dict[str, Result]:
         except Exception as exc:
             connection.close_if_unusable_or_obsolete()
             results[alias] = {"ok": False, "msg": f"{type(exc).__name__}: {exc}"[:300]}
+        finally:
+            # This thread's connection (connections are per thread) dies with the thread:
+            # close it now rather than leave it to the garbage collector.
+            connection.close()
         results[alias]["took_ms"] = round(1000 * (time.monotonic() - started), 2)
     return results
 

@@ -276,7 +276,7 @@ class WorkerPool:
             assert old is not None
             if not old.active:  # the old worker died meanwhile: the new one simply takes over
                 new.replaces = None
-            elif new.state == "ready":
+            elif self.can_take_over(new, old):
                 reason = old.recycle or "recycle"
                 log.info("%s replaced by pid %d (%s)", old.label(), new.pid, reason)
                 new.replaces = None
@@ -291,6 +291,21 @@ class WorkerPool:
                 log.info("recycling %s: %s", old.label(), old.recycle)
                 self.spawn(old.index, replaces=old)
                 return
+
+    def can_take_over(self, new: Worker, old: Worker) -> bool:
+        """The replacement serves and its checks ran: no moment without a ready worker.
+
+        A replacement whose readiness fails takes over only from a worker that fails too,
+        so a recycle never makes readiness worse.
+        """
+        if new.state != "ready":
+            return False
+        why = health.check_failure(new.heartbeat, "readiness") or health.db_failure(new.heartbeat)
+        if why is None:
+            return True
+        if "not run yet" in why:
+            return False
+        return (health.check_failure(old.heartbeat, "readiness") or health.db_failure(old.heartbeat)) is not None
 
     def drain_deadline(self) -> float:
         """How long a retiring worker may drain; its own deadline comes first."""

@@ -165,12 +165,12 @@ class Supervisor:
     def stop_workers(self) -> None:
         now = self.clock()
         self.phase = "stopping"
-        self.phase_deadline = now + self.options.graceful_timeout
+        self.phase_deadline = now + self.pool.drain_deadline()
         log.info("stopping workers (graceful timeout %.1fs)", self.options.graceful_timeout)
         # Our copy of the listening socket goes first: once the workers close theirs,
         # new connections are refused instead of waiting in a backlog nobody accepts.
         self.close_app_socket()
-        self.pool.retire_all("shutdown", now + self.options.graceful_timeout)
+        self.pool.retire_all("shutdown", now + self.pool.drain_deadline())
 
     def stop_now(self, code: int = 1) -> None:
         self.pool.kill_all()
@@ -240,7 +240,7 @@ class Supervisor:
             return
         for worker in self.pool.workers:
             if worker.pid == pid:
-                self.pool.on_exit(worker, status, stopping=self.phase in ("draining", "stopping"))
+                self.pool.on_exit(worker, status, stopping=self.phase == "stopping")
                 return
         log.debug("reaped pid %d (%s)", pid, describe_exit(status))
 
@@ -254,7 +254,9 @@ class Supervisor:
     def tick(self, now: float) -> None:
         # No worker starts before the prestart commands have succeeded.
         prestarted = self.prestart is None or self.prestart.done
-        self.pool.tick(now, running=prestarted and self.phase in ("starting", "running"))
+        # During the shutdown delay the app still serves: a worker that dies then is replaced.
+        running = prestarted and self.phase in ("starting", "running", "draining")
+        self.pool.tick(now, running=running)
         if self.pool.fatal is not None:
             log.error("the application cannot start: %s", self.pool.fatal)
             self.stop_now(1)

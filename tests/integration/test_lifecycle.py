@@ -240,3 +240,33 @@ def _ignore_errors(server: Server, path: str) -> None:
         server.get(path, timeout=90)
     except OSError:
         pass
+
+
+def test_readiness_stays_green_through_a_recycle_even_with_slow_checks(tmp_path):
+    state = tmp_path / "checks.json"
+    state.write_text('{"readiness": "hang", "hang_s": 1.0}')  # each readiness round takes 1s
+    env = serve_env(CHECKAPP_STATE=str(state))
+    with serving("--settings", "check_settings", env=env) as server:
+        [old] = server.worker_pids()
+        server.signal(signal.SIGHUP)
+        seen: list[int] = []
+
+        def replaced() -> bool:
+            seen.append(server.probe("/ready")[0])
+            return replacements(server, "reload") == 1 and not alive(old)
+
+        wait_until(replaced, 30, "the reload to finish", lambda: server.output)
+    assert set(seen) == {200}, seen
+
+
+def test_a_worker_that_dies_during_the_shutdown_delay_is_replaced():
+    with serving("--shutdown-delay", "5") as server:
+        [old] = server.worker_pids()
+        server.signal(signal.SIGTERM)
+        wait_until(lambda: server.probe("/ready")[0] == 503, 5, "readiness to fail")
+        os.kill(old, signal.SIGKILL)
+        wait_until(
+            lambda: [p for p in server.worker_pids() if p != old], 30, "a replacement", lambda: server.output
+        )
+        assert server.get("/hello")[0] == 200
+        assert server.wait_exit(30) == 0
