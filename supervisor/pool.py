@@ -305,7 +305,9 @@ class WorkerPool:
             return True
         if "not run yet" in why:
             return False
-        return (health.check_failure(old.heartbeat, "readiness") or health.db_failure(old.heartbeat)) is not None
+        return (
+            health.check_failure(old.heartbeat, "readiness") or health.db_failure(old.heartbeat)
+        ) is not None
 
     def drain_deadline(self) -> float:
         """How long a retiring worker may drain; its own deadline comes first."""

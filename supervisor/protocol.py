@@ -21,6 +21,9 @@ MAX_LINE = 4096  # PIPE_BUF on Linux: writes up to this size are atomic.
 EXIT_USAGE = 2
 EXIT_BOOT_ERROR = 4  # the worker could not load the application: restarting cannot help
 EXIT_PARENT_GONE = 5  # the supervisor died; the child leaves with it
+# The supervisor's own exit code when the application cannot load at all (its
+# workers exit with EXIT_BOOT_ERROR before any was ready): a restart cannot help.
+EXIT_CANNOT_START = EXIT_BOOT_ERROR
 
 Message = dict[str, Any]
 

@@ -259,7 +259,7 @@ class Supervisor:
         self.pool.tick(now, running=running)
         if self.pool.fatal is not None:
             log.error("the application cannot start: %s", self.pool.fatal)
-            self.stop_now(1)
+            self.stop_now(protocol.EXIT_CANNOT_START)
             return
         if self.phase == "starting" and self.startup_done:
             self.phase = "running"

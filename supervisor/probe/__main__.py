@@ -16,6 +16,8 @@ from supervisor.options import Options
 from supervisor.probe.app import make_app
 from supervisor.probe.state import ProbeState
 
+PROBE_IDLE_TIMEOUT = 10.0
+
 
 def main(argv: list[str]) -> int:
     spec = child.read_spec(argv)
@@ -32,7 +34,10 @@ async def serve(options: Options, probe_fd: int, pipe: int, parent: int) -> None
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopped.set)
-    server = tornado.httpserver.HTTPServer(make_app(options, state), xheaders=False)
+    # Probes open a connection per check; idle ones do not need to linger.
+    server = tornado.httpserver.HTTPServer(
+        make_app(options, state), xheaders=False, idle_connection_timeout=PROBE_IDLE_TIMEOUT
+    )
     server.add_sockets([socket.socket(fileno=probe_fd)])
     reader = protocol.LineReader("supervisor", limit=1 << 24)
     os.set_blocking(pipe, False)

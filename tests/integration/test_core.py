@@ -111,7 +111,7 @@ def test_hung_worker_is_detected_dumped_and_replaced():
 
 def test_boot_failure_exits_non_zero_with_one_readable_line():
     code, output = run("--port", "0", "--probe-port", "0", "--settings", "broken_settings")
-    assert code == 1, output
+    assert code == 4, output  # EXIT_CANNOT_START: a restart cannot help
     [line] = [line for line in output.splitlines() if "cannot start" in line]
     assert "ModuleNotFoundError: No module named 'no_such_module'" in line
     assert "Traceback" not in output

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from supervisor import protocol
 from supervisor.options import resolve
 from supervisor.supervisor import Supervisor
 
@@ -59,7 +60,7 @@ def test_a_worker_becomes_ready_and_startup_completes():
 def test_boot_error_before_any_worker_was_ready_stops_the_server():
     with supervisor("boot_error") as sup:
         step_until(sup, lambda: sup.exit_code is not None)
-        assert sup.exit_code == 1
+        assert sup.exit_code == protocol.EXIT_CANNOT_START
         assert sup.pool.fatal == "ImportError: stub"
 
 
