@@ -188,6 +188,8 @@ def measure(server: Server, result: Result, duration: int, scratch: Path) -> Non
         result.add("startup_s", time.monotonic() - started)
         probe_port, probe_path = server.probe(port)
         wait_ok(probe_port, probe_path, 30.0)
+        # Before any load: a CPU-bound request still running would delay the first chunk.
+        result.add("stream_ttfb_ms", ttfb(port, "/stream?chunks=5&delay=0.1"))
         for label, path, conns in (("hello", "/hello", 16), ("notes", "/notes", 16), ("sleep", SLEEP, 64)):
             wrk(port, "/hello", 16, 1)  # warm-up
             rps, p99 = wrk(port, path, conns, duration)
@@ -197,7 +199,6 @@ def measure(server: Server, result: Result, duration: int, scratch: Path) -> Non
             "probe_p99_under_load_ms", probe_during(port, probe_port, probe_path, "/hello", 16, duration)
         )
         result.add("probe_p99_during_cpu_ms", probe_during(port, probe_port, probe_path, CPU, 2, duration))
-        result.add("stream_ttfb_ms", ttfb(port, "/stream?chunks=5&delay=0.1"))
         result.add("rss_mib", tree_rss(proc.pid) / 2**20)
     finally:
         stop(proc)
