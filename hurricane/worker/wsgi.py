@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
@@ -87,7 +86,6 @@ class Exchange:
         self.head = head
         self.environ = environ
         self.key = server.stats.begin(head.method, head.target)
-        self.started = time.monotonic()
         self.response = Response(head, head.keep_alive)
         self.status = 0
         self.threaded = False

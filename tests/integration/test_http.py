@@ -322,3 +322,23 @@ def test_a_flood_of_idle_and_half_sent_connections_does_not_stop_other_clients(s
     finally:
         for sock in idle + slow:
             sock.close()
+
+
+def test_views_run_inline_with_no_threads():
+    with serving("--settings", "http_settings", "--threads", "0") as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.app_port, timeout=10)
+        try:
+            conn.request("GET", "/hello")
+            assert conn.getresponse().read() == b"Hello, world!\n"
+            conn.request("GET", "/big-stream?mib=8")
+            response = conn.getresponse()
+            assert response.getheader("Transfer-Encoding") == "chunked"
+            assert len(response.read()) == 8 * 1024 * 1024
+            conn.request("HEAD", "/hello")
+            assert conn.getresponse().read() == b""
+            conn.request("GET", "/boom")
+            assert conn.getresponse().read().startswith(b"\n<!doctype html>")
+            conn.request("GET", "/pid")
+            assert int(conn.getresponse().read()) in server.worker_pids()
+        finally:
+            conn.close()
