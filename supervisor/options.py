@@ -306,7 +306,10 @@ class Options:
         "BYTES",
     )
     keep_alive_timeout: float = option(
-        75.0, parse_duration, "An idle keep-alive connection is closed after this long.", "SECONDS"
+        75.0,
+        parse_positive_duration,
+        "An idle keep-alive connection is closed after this long.",
+        "SECONDS",
     )
     read_timeout: float = option(
         30.0,

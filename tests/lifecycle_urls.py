@@ -5,5 +5,6 @@ urlpatterns = [
     path("hold-gil", views.hold_gil),
     path("hoard", views.hoard),
     path("orphan", views.orphan),
+    path("bad-length", views.bad_length),
     path("", include("example.urls")),
 ]

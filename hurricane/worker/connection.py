@@ -45,7 +45,8 @@ class Connection(asyncio.Protocol):
         self.options = listener.options
         self.state = State.IDLE
         self.buffer = bytearray()
-        self.deadline: float | None = self.loop.time() + self.options.keep_alive_timeout
+        # The first request is due within the read timeout; keep-alive idling comes later.
+        self.deadline: float | None = self.loop.time() + self.options.read_timeout
         self.head: RequestHead | None = None
         self.body: Body | None = None
         self.transport: asyncio.Transport | None = None

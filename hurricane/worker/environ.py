@@ -37,10 +37,18 @@ class TrustedProxies:
         """The client address: the rightmost X-Forwarded-For hop that is not a trusted proxy."""
         address = peer
         for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-            if not self.trusts(address):
-                break
+            if not self.trusts(address) or not _is_ip(hop):
+                break  # a hop that is not an address is made up: stop before it
             address = hop
         return address
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class EnvironBuilder:
@@ -95,7 +103,8 @@ class EnvironBuilder:
         forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
         if forwarded_for:
             environ["REMOTE_ADDR"] = self.proxies.client(peer, forwarded_for)
-        proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+        # The last value is the one our proxy set; earlier ones came from the client.
+        proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[-1].strip().lower()
         if proto in ("http", "https"):
             environ["wsgi.url_scheme"] = proto
 

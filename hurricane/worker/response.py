@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -12,6 +13,8 @@ from hurricane.worker.request import RequestHead
 NO_BODY_STATUSES = {204, 304}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te"}
 FILE_BLOCK = 64 * 1024
+STATUS_LINE = re.compile(r"[1-5][0-9]{2} [^\r\n]*")
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 REASONS = {
     400: "Bad Request",
     408: "Request Timeout",
@@ -45,8 +48,19 @@ class Response:
         code = self.code
         return self.request.method == "HEAD" or code in NO_BODY_STATUSES or code < 200
 
+    def validate(self) -> None:
+        """Refuse what would corrupt the response stream (and so every later response)."""
+        if not STATUS_LINE.fullmatch(self.status):
+            raise ValueError(f"invalid status line {self.status!r}")
+        for name, value in self.headers:
+            if not TOKEN.fullmatch(name) or "\r" in value or "\n" in value:
+                raise ValueError(f"invalid response header {name!r}: {value!r}")
+            if name.lower() == "content-length" and not value.strip().isdigit():
+                raise ValueError(f"invalid Content-Length {value!r}")
+
     def head(self, length: int | None) -> bytes:
         """Status line and headers; ``length`` is the whole body's size when already known."""
+        self.validate()
         self.started = True
         lines = [f"{self.request.version} {self.status}\r\n"]
         for name, value in self.headers:

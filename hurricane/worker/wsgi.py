@@ -189,7 +189,11 @@ class Exchange:
     def send_whole(self, body: bytes) -> None:
         """Loop thread: the whole response in one write."""
         response = self.response
-        data = (b"" if response.started else self.response_head(len(body))) + response.frame(body)
+        try:
+            data = (b"" if response.started else self.response_head(len(body))) + response.frame(body)
+        except Exception as exc:  # noqa: BLE001 - an invalid head becomes a 500, not a hang
+            self.fail(exc)
+            return
         self.conn.write(data + response.end())
         self.complete()
 

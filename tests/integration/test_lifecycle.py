@@ -270,3 +270,12 @@ def test_a_worker_that_dies_during_the_shutdown_delay_is_replaced():
         )
         assert server.get("/hello")[0] == 200
         assert server.wait_exit(30) == 0
+
+
+def test_an_invalid_response_head_is_a_500_and_leaves_nothing_in_flight():
+    with serving(*LIFECYCLE, "--graceful-timeout", "10") as server:
+        assert server.get("/bad-length")[0] == 500
+        wait_until(lambda: server.probe("/alive")[1]["workers"][0]["in_flight"] == 0, 10, "nothing in flight")
+        server.signal(signal.SIGTERM)
+        assert server.wait_exit(8) == 0  # the drain does not wait for a lost request
+    assert "invalid Content-Length" in server.output

@@ -20,6 +20,13 @@ def hoard(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"hoarding {len(_hoard)} blocks\n")
 
 
+def bad_length(request: HttpRequest) -> HttpResponse:
+    """A response whose Content-Length cannot be sent as it is."""
+    response = HttpResponse("hello")
+    response["Content-Length"] = "5, 5"
+    return response
+
+
 def orphan(request: HttpRequest) -> HttpResponse:
     """Leave an orphan: a grandchild whose parent exits at once, so PID 1 must reap it."""
     pid = os.fork()

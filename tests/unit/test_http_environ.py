@@ -125,3 +125,25 @@ def test_file_wrapper_reads_in_blocks_and_closes_the_file():
     assert [len(b) for b in wrapper] == [65536, 65536, 65536, 3392]
     wrapper.close()
     assert file.closed
+
+
+def test_a_forwarded_hop_that_is_not_an_address_stops_the_walk():
+    raw = b"GET / HTTP/1.1\r\nX-Forwarded-For: not-an-ip, 10.0.0.7"
+    assert build(raw, proxies="10.0.0.0/8")["REMOTE_ADDR"] == "10.0.0.7"
+
+
+def test_forwarded_proto_takes_the_value_our_proxy_appended():
+    raw = b"GET / HTTP/1.1\r\nX-Forwarded-Proto: https, http"
+    assert build(raw, proxies="10.0.0.0/8")["wsgi.url_scheme"] == "http"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("Content-Length", "5, 5"), ("X-Injected", "a\r\nSet-Cookie: x=1"), ("Bad Name", "v")],
+)
+def test_invalid_response_heads_are_refused_before_anything_is_sent(name, value):
+    response = response_for(b"GET / HTTP/1.1")
+    response.headers.append((name, value))
+    with pytest.raises(ValueError):
+        response.head(None)
+    assert not response.started
