@@ -31,6 +31,8 @@ class Prestart:
         self.clock = clock
         self.child: ChildProcess | None = None
         self.status = "running"
+        self.stage = ""
+        self.failure = ""
         self.started_at = 0.0
         self.reader = protocol.LineReader("prestart")
 
@@ -57,7 +59,8 @@ class Prestart:
             return
         for msg in self.reader.feed(data):
             if msg.get("stage"):
-                self.status = f"running: {msg['stage']}"
+                self.stage = str(msg["stage"])
+                self.status = f"running: {self.stage}"
 
     def finished(self, status: int, selector: selectors.BaseSelector) -> bool:
         """The child exited with wait status ``status``; True if everything succeeded."""
@@ -72,7 +75,8 @@ class Prestart:
             log.info("prestart finished in %.2fs", took)
             return True
         self.status = "failed"
-        log.error("prestart %s after %.2fs: stopping", describe_exit(status), took)
+        self.failure = f"prestart {describe_exit(status)}" + (f" during {self.stage}" if self.stage else "")
+        log.error("%s after %.2fs: stopping", self.failure, took)
         return False
 
     def stop(self) -> None:

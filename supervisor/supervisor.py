@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from supervisor import health, prestart, protocol
+from supervisor import health, prestart, protocol, webhooks
 from supervisor.options import Options
 from supervisor.pool import WorkerPool
 from supervisor.process import ChildProcess, describe_exit, spawn
@@ -61,6 +61,8 @@ class Supervisor:
         self.seq = 0
         self._wakeup_r: socket.socket | None = None
         self.notifier = Notifier.from_environ(os.environ, os.getpid())
+        self.webhooks = webhooks.from_options(options)
+        self.failure: str | None = None  # why the server could not start, for the webhook
 
     # -- start and stop ---------------------------------------------------------
 
@@ -70,7 +72,8 @@ class Supervisor:
             self.bind()
         except BindError as exc:
             log.error("%s", exc)
-            return protocol.EXIT_USAGE
+            self.failure = str(exc)
+            return self.report_exit(protocol.EXIT_USAGE)
         self.install_signals()
         if self.probe_socket is not None:
             self.spawn_probe()
@@ -81,7 +84,12 @@ class Supervisor:
         while self.exit_code is None:
             self.step()
         self.cleanup()
-        return self.exit_code
+        return self.report_exit(self.exit_code)
+
+    def report_exit(self, code: int) -> int:
+        if self.webhooks is not None:
+            self.webhooks.finished(code, self.failure)
+        return code
 
     def bind(self) -> None:
         opts = self.options
@@ -249,6 +257,7 @@ class Supervisor:
         if self.prestart.finished(status, self.selector):
             self.pool.respawn_due(self.clock())
         elif self.exit_code is None:
+            self.failure = self.prestart.failure
             self.stop_now(1)
 
     def tick(self, now: float) -> None:
@@ -259,6 +268,7 @@ class Supervisor:
         self.pool.tick(now, running=running)
         if self.pool.fatal is not None:
             log.error("the application cannot start: %s", self.pool.fatal)
+            self.failure = f"the application cannot start: {self.pool.fatal}"
             self.stop_now(protocol.EXIT_CANNOT_START)
             return
         if self.phase == "starting" and self.startup_done:
@@ -305,6 +315,8 @@ class Supervisor:
         self.seq += 1
         snap = self.snapshot()
         self.notify_systemd(snap)
+        if self.webhooks is not None:
+            self.webhooks.observe(snap)
         if self.probe_writer is None:
             return
         try:
