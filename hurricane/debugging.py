@@ -43,8 +43,12 @@ def start(options: Options) -> None:
         import debugpy
 
         # On --host, like the application: anyone who can reach the app can reach this.
-        host, port = debugpy.listen((options.host, options.debugger_port))
-        log.info("debugpy listening on %s:%d", host, port)
+        try:
+            host, port = debugpy.listen((options.host, options.debugger_port))
+        except Exception as exc:  # the port is taken, by the worker this one replaces, say
+            log.error("--debugger cannot listen on port %d: %s", options.debugger_port, exc)
+        else:
+            log.info("debugpy listening on %s:%d", host, port)
     if options.pycharm_host:
         connect_pycharm(options.pycharm_host, options.pycharm_port or 0)
 

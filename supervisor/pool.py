@@ -105,6 +105,9 @@ class WorkerPool:
         if msg.get("type") == "boot_error":
             worker.boot_error = str(msg.get("error", "unknown error"))
             return
+        if msg.get("type") == "reload":
+            self.reload_changed(str(msg.get("path", "?")))
+            return
         now = self.clock()
         worker.heartbeat = msg
         worker.last_hb_at = now
@@ -334,6 +337,17 @@ class WorkerPool:
         for worker in list(self.workers):
             if worker.active:
                 self.recycle(worker, "reload")
+
+    def reload_changed(self, path: str) -> None:
+        """--autoreload: worker 0 saw a code change. Every change is one new attempt, even
+        right after a failed one, so the edit that fixes a broken one reloads at once;
+        until then the old workers keep serving."""
+        log.info("%s changed: reloading the workers", path)
+        for slot in self.slots.values():
+            slot.recycle_after = 0.0
+        for worker in list(self.workers):
+            if worker.active:
+                self.recycle(worker, "code-change")
 
     @property
     def reloading(self) -> bool:

@@ -15,6 +15,8 @@ from typing import Any
 from supervisor import child, logs, protocol
 from supervisor.options import Options
 
+log = logging.getLogger("hurricane.worker")
+
 
 def main(argv: list[str]) -> int:
     spec = child.read_spec(argv)
@@ -34,8 +36,11 @@ def main(argv: list[str]) -> int:
     logs.configure(options.log_level, options.log_format)
     from hurricane.worker.serve import Worker
 
-    worker = Worker(app, options, int(spec["index"]), socket.socket(fileno=int(spec["app_fd"])), pipe, parent)
-    asyncio.run(worker.run())
+    index = int(spec["index"])
+    app = add_extras(app, options, index, pipe)
+    worker = Worker(app, options, index, socket.socket(fileno=int(spec["app_fd"])), pipe, parent)
+    # --debug: asyncio's debug mode logs every callback that blocks the loop over 100 ms.
+    asyncio.run(worker.run(), debug=options.debug)
     # Leave without joining the view threads: a request stuck past --request-timeout
     # must not keep a drained worker alive.
     logging.shutdown()
@@ -53,6 +58,29 @@ def load_application() -> Any:
     django.setup(set_prefix=False)
     app = get_internal_wsgi_application()
     get_resolver().url_patterns  # noqa: B018 - imports urls.py and the views
+    return app
+
+
+def add_extras(app: Any, options: Options, index: int, pipe: int) -> Any:
+    """The optional parts: static and media files; in worker 0, the debugger and the code watcher."""
+    if options.debug:
+        log.info("worker %d: asyncio debug mode: callbacks that block the loop over 100 ms are logged", index)
+    if options.static or options.media:
+        from django.conf import settings
+
+        from hurricane.worker import static
+
+        app = static.wrap(app, static.mounts(options, settings))
+    if index != 0:
+        return app
+    if options.debugger or options.pycharm_host:
+        from hurricane import debugging
+
+        debugging.start(options)
+    if options.autoreload:
+        from hurricane.worker import autoreload
+
+        autoreload.start(options, pipe)
     return app
 
 

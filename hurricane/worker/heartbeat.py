@@ -10,6 +10,7 @@ from typing import Any
 import psutil
 from tornado.ioloop import PeriodicCallback
 
+from hurricane import debugging
 from hurricane.checks import CheckRunner
 from hurricane.worker.stats import RequestStats
 from supervisor import protocol
@@ -77,6 +78,7 @@ class Heartbeat:
             "rss_bytes": self._process.memory_info().rss,
             "checks": checks,
             "db": db,
+            "debugger": debugging.attached(),  # a breakpoint may pause the loop: not a hang
             **self.stats.counters(),
         }
 
