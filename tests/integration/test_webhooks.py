@@ -71,10 +71,10 @@ def test_liveness_changes_are_sent_when_the_only_worker_hangs():
         wait_until(lambda: hooks.find(type="startup"), 30, "the startup webhook", lambda: server.output)
         [pid] = server.worker_pids()
         os.kill(pid, signal.SIGSTOP)
-        [failed] = wait_until(
+        failed = wait_until(
             lambda: hooks.find(type="liveness", status="failed"), 30, "liveness failed", lambda: server.output
         )
-        assert "no healthy worker" in failed["reason"]
+        assert "no healthy worker" in failed[0]["reason"]
         wait_until(lambda: not alive(pid), 10, "the hung worker to be replaced")
         wait_until(
             lambda: hooks.find(type="liveness", status="succeeded"),
