@@ -28,8 +28,13 @@ def startup_reason(server) -> str:
 
 def test_commands_run_in_order_before_any_worker_while_startup_fails():
     with serving("--command", "check", "--command", SLEEP, ready=False) as server:
-        reason = wait_until(lambda: startup_reason(server), 30, "a failing /startup", lambda: server.output)
-        assert reason.startswith("prestart commands running"), reason
+        reason = wait_until(
+            lambda: startup_reason(server).startswith("prestart") and startup_reason(server),
+            30,
+            "/startup to fail with the prestart reason",
+            lambda: server.output,
+        )
+        assert reason.startswith("prestart commands running: command"), reason
         assert "hurricane.worker" not in kinds(server)
         server.wait_ready()
         output = server.output
