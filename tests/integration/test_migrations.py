@@ -1,6 +1,7 @@
 """--check-migrations-apply with more than one database."""
 
 import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -10,7 +11,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 def tables(path) -> set[str]:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:  # sqlite3's own context manager does not close
         return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
