@@ -332,11 +332,11 @@ class WorkerPool:
     def has_successor(self, worker: Worker) -> bool:
         return any(w.replaces is worker for w in self.workers)
 
-    def reload(self) -> None:
+    def reload(self, reason: str = "reload") -> None:
         """SIGHUP: replace every worker, one at a time, with fresh code."""
         for worker in list(self.workers):
             if worker.active:
-                self.recycle(worker, "reload")
+                self.recycle(worker, reason)
 
     def reload_changed(self, path: str) -> None:
         """--autoreload: worker 0 saw a code change. Every change is one new attempt, even
@@ -345,9 +345,7 @@ class WorkerPool:
         log.info("%s changed: reloading the workers", path)
         for slot in self.slots.values():
             slot.recycle_after = 0.0
-        for worker in list(self.workers):
-            if worker.active:
-                self.recycle(worker, "code-change")
+        self.reload("code-change")
 
     @property
     def reloading(self) -> bool:

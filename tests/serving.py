@@ -138,12 +138,26 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def serve_env(**extra: str) -> dict[str, str]:
+def serve_env(*first_on_path: Path, **extra: str) -> dict[str, str]:
+    """The environment for serve: the example project importable, after ``first_on_path``."""
     env = dict(os.environ)
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLE), str(TESTS), str(ROOT)])
+    paths = [*first_on_path, EXAMPLE, TESTS, ROOT]
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
     env.update(extra)
     return env
+
+
+def shadowing(tmp_path: Path, package: str, init_source: str) -> dict[str, str]:
+    """A serve environment where ``package`` is a stand-in found before the real one."""
+    fake = tmp_path / package
+    fake.mkdir()
+    (fake / "__init__.py").write_text(init_source)
+    return serve_env(tmp_path)
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
 
 def start(

@@ -4,17 +4,12 @@ import json
 import signal
 import socket
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.serving import alive, run, serve_env, serving, start, stop, wait_until
+from tests.serving import alive, cmdline, run, serve_env, serving, shadowing, start, stop, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
-
-
-def cmdline(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
 
 
 def test_serve_becomes_the_supervisor_and_serves_app_and_probes():
@@ -187,11 +182,8 @@ def test_port_in_use_is_one_line_and_exit_2():
 
 
 def test_a_foreign_supervisor_package_is_refused_in_one_line(tmp_path):
+    env = shadowing(tmp_path, "supervisor", "# supervisord's package\n")
     fake = tmp_path / "supervisor"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("# supervisord's package\n")
-    env = serve_env()
-    env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
     code, output = run(env=env)
     assert code == 2
     [line] = output.strip().splitlines()

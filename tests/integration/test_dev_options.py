@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import run, serve_env, serving, wait_until
+from tests.serving import cmdline, run, serve_env, serving, shadowing, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -80,11 +80,8 @@ def write_urls(directory: Path, text: str) -> None:
 
 def test_autoreload_restarts_workers_keeps_probe_and_survives_a_broken_edit(tmp_path):
     write_urls(tmp_path, URLS.format(version="v1"))
-    env = serve_env()
-    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    env = serve_env(tmp_path)
     with serving("--autoreload", "--settings", "reload_settings", env=env) as server:
-        from tests.integration.test_core import cmdline
-
         assert server.get("/version") == (200, b"v1")
         [probe] = [p for p in server.children() if cmdline(p)[2] == "supervisor.probe"]
         [first] = server.worker_pids()
@@ -162,11 +159,7 @@ def test_pycharm_without_a_debug_server_warns_and_serves():
 
 
 def test_a_missing_debugger_package_is_one_line_and_exit_2(tmp_path):
-    fake = tmp_path / "debugpy"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("raise ImportError('debugpy is not installed here')\n")
-    env = serve_env()
-    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    env = shadowing(tmp_path, "debugpy", "raise ImportError('debugpy is not installed here')\n")
     code, output = run("--debugger", env=env)
     assert code == 2
     [line] = output.strip().splitlines()

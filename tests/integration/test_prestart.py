@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.serving import EXAMPLE, run, serve_env, serving, wait_until
+from tests.serving import EXAMPLE, cmdline, run, serve_env, serving, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -13,8 +13,6 @@ SLEEP = "shell -c 'import time; time.sleep(1.5)'"
 
 
 def kinds(server) -> list[str]:
-    from tests.integration.test_core import cmdline
-
     return sorted(cmdline(pid)[2] for pid in server.children())
 
 
