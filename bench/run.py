@@ -6,7 +6,8 @@ Sets up one virtualenv per peer under bench/.venvs (pip from PyPI), migrates a
 scratch SQLite database, then for each round starts every server in turn (one
 worker process, default threads, loopback only) and measures it with wrk (apt-get
 install wrk): throughput and p99 of a trivial, a database and a sleeping view,
-probe latency under full load and while a CPU-bound view runs, time to first byte
+probe latency under full load and while a CPU-bound view runs (beside a do-nothing
+responder's, the machine's floor: bench/floor.py), time to first byte
 of a streaming response, resident memory of the process tree, start-up time.
 Rounds interleave the servers, so a noisy neighbour hits them all alike; the
 table shows medians and Hurricane's ratio to each peer. Not part of the tests.
@@ -87,11 +88,19 @@ def main() -> None:
         migrate(env)
         servers = {s.name: s for s in make_servers(env, args.threads)}
         results = {name: Result() for name in names}
-        for round_no in range(args.rounds):
-            order = names if round_no % 2 == 0 else list(reversed(names))
-            for name in order:
-                print(f"round {round_no + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
-                measure(servers[name], results[name], args.duration, Path(scratch))
+        floor_port = free_port_pair()
+        floor = subprocess.Popen(
+            [sys.executable, str(BENCH / "floor.py"), str(floor_port)], start_new_session=True
+        )
+        try:
+            wait_ok(floor_port, "/", 10.0)
+            for round_no in range(args.rounds):
+                order = names if round_no % 2 == 0 else list(reversed(names))
+                for name in order:
+                    print(f"round {round_no + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
+                    measure(servers[name], results[name], args.duration, Path(scratch), floor_port)
+        finally:
+            stop(floor)
     print(machine())
     print(table(results, names))
 
@@ -174,7 +183,7 @@ def make_servers(env: dict[str, str], threads: str | None) -> list[Server]:
 # -- one server, one round -------------------------------------------------------------
 
 
-def measure(server: Server, result: Result, duration: int, scratch: Path) -> None:
+def measure(server: Server, result: Result, duration: int, scratch: Path, floor_port: int) -> None:
     port = free_port_pair()
     log = (scratch / f"{server.name}.log").open("ab")
     started = time.monotonic()
@@ -195,10 +204,12 @@ def measure(server: Server, result: Result, duration: int, scratch: Path) -> Non
             rps, p99 = wrk(port, path, conns, duration)
             result.add(f"{label}_rps", rps)
             result.add(f"{label}_p99_ms", p99)
-        result.add(
-            "probe_p99_under_load_ms", probe_during(port, probe_port, probe_path, "/hello", 16, duration)
-        )
-        result.add("probe_p99_during_cpu_ms", probe_during(port, probe_port, probe_path, CPU, 2, duration))
+        for label, path, conns in (("under_load", "/hello", 16), ("during_cpu", CPU, 2)):
+            probe, floor = probe_during(
+                port, (probe_port, probe_path), (floor_port, "/"), path, conns, duration
+            )
+            result.add(f"probe_p99_{label}_ms", probe)
+            result.add(f"floor_p99_{label}_ms", floor)
         result.add("rss_mib", tree_rss(proc.pid) / 2**20)
     finally:
         stop(proc)
@@ -265,24 +276,32 @@ def wrk(port: int, path: str, connections: int, duration: int) -> tuple[float, f
     return rps, float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")  # type: ignore[union-attr]
 
 
-def probe_during(port: int, probe_port: int, probe_path: str, path: str, conns: int, duration: int) -> float:
-    """p99 (ms) of a fresh-connection probe every 20 ms while wrk loads ``path``."""
-    samples: list[float] = []
+def probe_during(
+    port: int, probe: tuple[int, str], floor: tuple[int, str], path: str, conns: int, duration: int
+) -> tuple[float, float]:
+    """p99 (ms) of fresh-connection requests to the probe and to the floor responder, in turn every
+    10 ms, while wrk loads ``path``: both see the same load, so the floor is the machine's share."""
+    samples: dict[tuple[int, str], list[float]] = {probe: [], floor: []}
     stop_at = time.monotonic() + duration
     load = threading.Thread(target=wrk, args=(port, path, conns, duration + 1), daemon=True)
     load.start()
     time.sleep(0.5)  # let the load build up before sampling
     while time.monotonic() < stop_at:
-        began = time.perf_counter()
-        try:
-            get(probe_port, probe_path, timeout=5.0)
-            samples.append((time.perf_counter() - began) * 1000)
-        except OSError:
-            samples.append(5000.0)
-        time.sleep(0.02)
+        for target, got in samples.items():
+            began = time.perf_counter()
+            try:
+                get(*target, timeout=5.0)
+                got.append((time.perf_counter() - began) * 1000)
+            except OSError:
+                got.append(5000.0)
+            time.sleep(0.01)
     load.join(duration + 40)
-    samples.sort()
-    return samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    return p99(samples[probe]), p99(samples[floor])
+
+
+def p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def ttfb(port: int, path: str) -> float:
@@ -325,7 +344,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 # -- report ---------------------------------------------------------------------------
 
-ROWS = [
+# The last field: whether higher is better; None for the floor rows, which measure the machine.
+ROWS: list[tuple[str, str, bool | None]] = [
     ("hello_rps", "hello: requests/s", True),
     ("hello_p99_ms", "hello: p99 ms", False),
     ("notes_rps", "notes (DB): requests/s", True),
@@ -334,6 +354,8 @@ ROWS = [
     ("sleep_p99_ms", "sleep 20 ms, 64 conns: p99 ms", False),
     ("probe_p99_under_load_ms", "probe p99 ms, hello at full load", False),
     ("probe_p99_during_cpu_ms", "probe p99 ms, CPU-bound view running", False),
+    ("floor_p99_under_load_ms", "floor p99 ms, hello at full load", None),
+    ("floor_p99_during_cpu_ms", "floor p99 ms, CPU-bound view running", None),
     ("stream_ttfb_ms", "streaming: time to first byte ms", False),
     ("rss_mib", "RSS of the process tree MiB", False),
     ("startup_s", "start-up s (to first 200)", False),
@@ -361,9 +383,9 @@ def fmt(value: float | None) -> str:
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.2f}"
 
 
-def ratio(ours: float | None, theirs: float | None, higher_better: bool) -> str:
+def ratio(ours: float | None, theirs: float | None, higher_better: bool | None) -> str:
     """How many times better Hurricane is (>1 better), whichever way the metric points."""
-    if not ours or not theirs:
+    if not ours or not theirs or higher_better is None:
         return "–"
     return f"{ours / theirs if higher_better else theirs / ours:.2f}×"
 

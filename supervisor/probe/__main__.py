@@ -13,10 +13,11 @@ import tornado.ioloop
 
 from supervisor import child, logs, protocol
 from supervisor.options import Options
-from supervisor.probe.app import make_app
+from supervisor.probe.app import make_server
 from supervisor.probe.state import ProbeState
 
 PROBE_IDLE_TIMEOUT = 10.0
+PROBE_MAX_BODY = 64 * 1024  # probes send no body; anything bigger is not a probe
 
 
 def main(argv: list[str]) -> int:
@@ -36,7 +37,10 @@ async def serve(options: Options, probe_fd: int, pipe: int, parent: int) -> None
     loop.add_signal_handler(signal.SIGTERM, stopped.set)
     # Probes open a connection per check; idle ones do not need to linger.
     server = tornado.httpserver.HTTPServer(
-        make_app(options, state), xheaders=False, idle_connection_timeout=PROBE_IDLE_TIMEOUT
+        make_server(options, state),
+        xheaders=False,
+        idle_connection_timeout=PROBE_IDLE_TIMEOUT,
+        max_body_size=PROBE_MAX_BODY,
     )
     server.add_sockets([socket.socket(fileno=probe_fd)])
     reader = protocol.LineReader("supervisor", limit=1 << 24)
