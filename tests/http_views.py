@@ -1,10 +1,12 @@
 """Views that exercise the HTTP layer: large files and streams, bodies, the environ."""
 
+import asyncio
 import hashlib
 import os
 import tempfile
 import time
 
+from django.db import connection
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
@@ -66,6 +68,25 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("this view always fails")
 
 
+def db_value(value: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s", [value])
+        return cursor.fetchone()[0]
+
+
+def db(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(f"{db_value(1)}\n", content_type="text/plain")
+
+
+def db_stream(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(f"{db_value(i)}\n".encode() for i in range(3))
+
+
+async def async_view(request: HttpRequest) -> HttpResponse:
+    await asyncio.sleep(0)
+    return HttpResponse(b"async\n", content_type="text/plain")
+
+
 def pid(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"{os.getpid()}\n", content_type="text/plain")
 
@@ -78,5 +99,8 @@ urlpatterns = [
     path("slow-stream", slow_stream),
     path("big-file", big_file),
     path("boom", boom),
+    path("db", db),
+    path("db-stream", db_stream),
+    path("async", async_view),
     path("", include("example.urls")),
 ]

@@ -12,7 +12,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from hurricane.worker.connection import Connection, State
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
@@ -21,6 +21,8 @@ from hurricane.worker.request import RequestHead
 from hurricane.worker.response import Response
 from hurricane.worker.stats import RequestStats
 from supervisor.options import Options
+
+T = TypeVar("T")
 
 log = logging.getLogger("hurricane.worker")
 access_log = logging.getLogger("hurricane.access")
@@ -146,24 +148,25 @@ class Exchange:
     # -- inline, on the loop ------------------------------------------------------
 
     def run_inline(self) -> None:
-        result = self.call_app()
+        result = off_loop(self.call_app)
         if result is None:
             return
         if is_whole(result):
             try:
-                body = b"".join(result)
+                body = off_loop(b"".join, result)
             except Exception as exc:  # noqa: BLE001
                 self.fail(exc)
                 return
             finally:
-                close(result)
+                off_loop(close, result)
             self.send_whole(body)
             return
         asyncio.ensure_future(self.stream_inline(result))
 
     async def stream_inline(self, result: Iterable[bytes]) -> None:
         try:
-            for chunk in result:
+            chunks = off_loop(iter, result)
+            while (chunk := off_loop(next, chunks, None)) is not None:
                 if chunk:
                     self.send(self.frame(chunk))
                     await self.conn.writable()
@@ -172,7 +175,7 @@ class Exchange:
         except Exception as exc:  # noqa: BLE001
             self.fail(exc)
         finally:
-            close(result)
+            off_loop(close, result)
 
     # -- either ---------------------------------------------------------------------
 
@@ -233,6 +236,21 @@ class Exchange:
 def is_whole(result: Iterable[bytes]) -> bool:
     """Django's non-streaming responses and lists are sent in one piece, with a Content-Length."""
     return isinstance(result, (list, tuple)) or getattr(result, "streaming", None) is False
+
+
+def off_loop(call: Callable[..., T], *args: Any) -> T:
+    """Run application code inline, on the loop thread, as the plain synchronous caller it is.
+
+    Django refuses database work (SynchronousOnlyOperation) and asgiref's async_to_sync
+    refuses to start in a thread whose event loop is running. An inline view runs between
+    two steps of the loop and cannot await anything, so the loop is hidden while it runs.
+    """
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        return call(*args)
+    finally:
+        asyncio._set_running_loop(loop)
 
 
 def close(result: Iterable[bytes]) -> None:

@@ -340,5 +340,10 @@ def test_views_run_inline_with_no_threads():
             assert conn.getresponse().read().startswith(b"\n<!doctype html>")
             conn.request("GET", "/pid")
             assert int(conn.getresponse().read()) in server.worker_pids()
+            # Database work and async views, which Django refuses in a thread running an event loop.
+            for path, body in (("/db", b"1\n"), ("/db-stream", b"0\n1\n2\n"), ("/async", b"async\n")):
+                conn.request("GET", path)
+                response = conn.getresponse()
+                assert (response.status, response.read()) == (200, body), path
         finally:
             conn.close()
