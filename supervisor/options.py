@@ -240,6 +240,12 @@ class Options:
         "one at a time.",
         "N",
     )
+    no_inline: bool = option(
+        False,
+        parse_bool,
+        "Run every view on the threads: never move a route that proved quick and CPU-bound "
+        "inline onto the event loop.",
+    )
     liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH")
     readiness_probe: str = option("/ready", parse_path, "Path of the readiness probe.", "PATH")
     startup_probe: str = option("/startup", parse_path, "Path of the startup probe.", "PATH")

@@ -48,6 +48,10 @@ class ViewPool:
             except BaseException:  # noqa: BLE001 - a job reports its own errors; this is a last resort
                 log.exception("a view thread's job failed")
 
+    def busy(self) -> int:
+        """Threads running a job just now (a hint: read without the lock)."""
+        return len(self.threads) - self.idle
+
     def shutdown(self) -> None:
         """Drop the jobs not started yet and let every thread end after its current one."""
         while True:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import IO, Any, TypeVar
 
 from hurricane.worker.connection import Connection, State
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
+from hurricane.worker.inline import InlinePolicy
 from hurricane.worker.pool import ViewPool
 from hurricane.worker.request import RequestHead
 from hurricane.worker.response import Response
@@ -48,6 +50,7 @@ class WSGIServer:
         self.stats = stats
         self.options = options
         self.draining = False
+        self.inline = InlinePolicy() if executor is not None and not options.no_inline else None
         self.environ = EnvironBuilder(
             port, script_name, TrustedProxies(options.trusted_proxies), options.workers > 1
         )
@@ -58,6 +61,8 @@ class WSGIServer:
         exchange = Exchange(self, conn, head, self.environ.build(head, body, size, conn.peer), body)
         if self.executor is None:
             exchange.run_inline()
+        elif self.inline is not None and self.inline.runs_inline(exchange.route):
+            exchange.run_inline(self.inline)
         else:
             self.stats.submit()
             self.executor.submit(exchange.run_in_thread)
@@ -91,6 +96,8 @@ class Exchange:
         self.response = Response(head, head.keep_alive)
         self.status = 0
         self.threaded = False
+        self.route = f"{head.method} {head.target.partition('?')[0]}"
+        self.thread_run: tuple[float, float, int] | None = None  # CPU s, wall s, busy threads
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -127,12 +134,16 @@ class Exchange:
     def run_in_thread(self) -> None:
         self.server.stats.started()
         self.threaded = True
+        began, cpu = time.perf_counter(), time.thread_time()
         result = self.call_app()
         if result is None:
             return
         try:
             if is_whole(result):
                 body = b"".join(result)
+                if self.server.inline is not None and self.server.executor is not None:
+                    busy = self.server.executor.busy() + 1  # the loop thread wants the GIL too
+                    self.thread_run = (time.thread_time() - cpu, time.perf_counter() - began, busy)
                 self.conn.call_soon_threadsafe(self.send_whole, body)
             else:
                 for chunk in result:
@@ -147,7 +158,10 @@ class Exchange:
 
     # -- inline, on the loop ------------------------------------------------------
 
-    def run_inline(self) -> None:
+    def run_inline(self, policy: InlinePolicy | None = None) -> None:
+        """Run the view on the loop thread: always with ``--threads 0``, else for a route
+        ``policy`` moved inline (it learns how this run went)."""
+        began, cpu = time.perf_counter(), time.thread_time()
         result = off_loop(self.call_app)
         if result is None:
             return
@@ -159,8 +173,12 @@ class Exchange:
                 return
             finally:
                 off_loop(close, result)
+            if policy is not None:
+                policy.ran_inline(self.route, time.thread_time() - cpu, time.perf_counter() - began)
             self.send_whole(body)
             return
+        if policy is not None:
+            policy.ran_inline(self.route, time.thread_time() - cpu, time.perf_counter() - began)
         asyncio.ensure_future(self.stream_inline(result))
 
     async def stream_inline(self, result: Iterable[bytes]) -> None:
@@ -210,6 +228,8 @@ class Exchange:
     def end(self) -> None:
         self.body.close()  # a spooled body's temporary file goes now
         self.server.stats.end(self.key)
+        if self.thread_run is not None and self.server.inline is not None:
+            self.server.inline.ran_on_thread(self.route, *self.thread_run)
 
     def fail(self, exc: Exception) -> None:
         """Loop thread: the application raised, or the client went away."""
