@@ -9,8 +9,10 @@ install wrk): throughput and p99 of a trivial, a database and a sleeping view,
 probe latency under full load and while a CPU-bound view runs (beside a do-nothing
 responder's, the machine's floor: bench/floor.py), time to first byte
 of a streaming response, resident memory of the process tree, start-up time.
-Rounds interleave the servers, so a noisy neighbour hits them all alike; the
-table shows medians and Hurricane's ratio to each peer. Not part of the tests.
+Each measurement follows WARM_UP seconds of the same load (Hurricane's workers
+learn where each route's views run best). Rounds interleave the servers, so a
+noisy neighbour hits them all alike; the table shows medians and Hurricane's
+ratio to each peer. Not part of the tests.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ PEERS = {
 }
 SLEEP = "/sleep?s=0.02"
 CPU = "/cpu?n=3000000"
+WARM_UP = 2  # seconds of the same load before each measurement, for every server alike
 
 
 @dataclass
@@ -200,11 +203,12 @@ def measure(server: Server, result: Result, duration: int, scratch: Path, floor_
         # Before any load: a CPU-bound request still running would delay the first chunk.
         result.add("stream_ttfb_ms", ttfb(port, "/stream?chunks=5&delay=0.1"))
         for label, path, conns in (("hello", "/hello", 16), ("notes", "/notes", 16), ("sleep", SLEEP, 64)):
-            wrk(port, "/hello", 16, 1)  # warm-up
+            wrk(port, path, conns, WARM_UP)
             rps, p99 = wrk(port, path, conns, duration)
             result.add(f"{label}_rps", rps)
             result.add(f"{label}_p99_ms", p99)
         for label, path, conns in (("under_load", "/hello", 16), ("during_cpu", CPU, 2)):
+            wrk(port, path, conns, WARM_UP)
             probe, floor = probe_during(
                 port, (probe_port, probe_path), (floor_port, "/"), path, conns, duration
             )

@@ -240,11 +240,11 @@ class Options:
         "one at a time.",
         "N",
     )
-    no_inline: bool = option(
+    no_adaptive_views: bool = option(
         False,
         parse_bool,
-        "Run every view on the threads: never move a route that proved quick and CPU-bound "
-        "inline onto the event loop.",
+        "Run every view on the shared view threads: never move a route inline onto the event "
+        "loop, or to one request at a time, however its views have run.",
     )
     liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH")
     readiness_probe: str = option("/ready", parse_path, "Path of the readiness probe.", "PATH")

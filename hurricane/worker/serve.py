@@ -92,8 +92,7 @@ class Worker:
             )
         self.heartbeat.stop()
         self.heartbeat.beat()  # the final counts, which the supervisor adds to its totals
-        if self.executor is not None:
-            self.executor.shutdown()
+        self.wsgi.shutdown()
         log.info(
             "worker %d drained in %.2fs, %d requests served",
             self.index,

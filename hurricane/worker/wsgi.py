@@ -17,7 +17,7 @@ from typing import IO, Any, TypeVar
 
 from hurricane.worker.connection import Connection, State
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
-from hurricane.worker.inline import InlinePolicy
+from hurricane.worker.placement import Place, RoutePlacement, Run
 from hurricane.worker.pool import ViewPool
 from hurricane.worker.request import RequestHead
 from hurricane.worker.response import Response
@@ -31,6 +31,7 @@ access_log = logging.getLogger("hurricane.access")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 EMPTY_INPUT = b""
+MAX_LANES = 8  # routes that may take turns on a thread of their own; others share the threads
 
 
 class WSGIServer:
@@ -50,7 +51,9 @@ class WSGIServer:
         self.stats = stats
         self.options = options
         self.draining = False
-        self.inline = InlinePolicy() if executor is not None and not options.no_inline else None
+        adaptive = executor is not None and not options.no_adaptive_views
+        self.placement = RoutePlacement() if adaptive else None
+        self.lanes: dict[str, ViewPool] = {}  # a thread for each route that takes turns
         self.environ = EnvironBuilder(
             port, script_name, TrustedProxies(options.trusted_proxies), options.workers > 1
         )
@@ -61,11 +64,33 @@ class WSGIServer:
         exchange = Exchange(self, conn, head, self.environ.build(head, body, size, conn.peer), body)
         if self.executor is None:
             exchange.run_inline()
-        elif self.inline is not None and self.inline.runs_inline(exchange.route):
-            exchange.run_inline(self.inline)
-        else:
-            self.stats.submit()
-            self.executor.submit(exchange.run_in_thread)
+            return
+        place = Place.THREADS if self.placement is None else self.placement.place(exchange.route)
+        if place is Place.INLINE:
+            exchange.run_inline(self.placement)
+            return
+        pool = self.executor
+        if place is Place.SERIAL and (lane := self.lane(exchange.route)) is not None:
+            pool, exchange.place = lane, Place.SERIAL
+        self.stats.submit()
+        pool.submit(exchange.run_in_thread)
+
+    def lane(self, route: str) -> ViewPool | None:
+        lane = self.lanes.get(route)
+        if lane is None and len(self.lanes) < MAX_LANES:
+            lane = self.lanes[route] = ViewPool(1, name="hurricane-turns")
+        return lane
+
+    def busy_threads(self) -> int:
+        """View threads running a request just now (a hint, read from any thread)."""
+        executor = 0 if self.executor is None else self.executor.busy()
+        return executor + sum(lane.busy() for lane in list(self.lanes.values()))
+
+    def shutdown(self) -> None:
+        """After the drain: the view threads end after their current request."""
+        for pool in [self.executor, *self.lanes.values()]:
+            if pool is not None:
+                pool.shutdown()
 
     def log_access(self, exchange: Exchange) -> None:
         self.stats.responded(exchange.key, exchange.status)
@@ -97,7 +122,8 @@ class Exchange:
         self.status = 0
         self.threaded = False
         self.route = f"{head.method} {head.target.partition('?')[0]}"
-        self.thread_run: tuple[float, float, int] | None = None  # CPU s, wall s, busy threads
+        self.place = Place.THREADS  # where a thread run ran: the shared threads or its lane
+        self.thread_run: Run | None = None
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -134,16 +160,20 @@ class Exchange:
     def run_in_thread(self) -> None:
         self.server.stats.started()
         self.threaded = True
-        began, cpu = time.perf_counter(), time.thread_time()
+        began, cpu, process_cpu = time.perf_counter(), time.thread_time(), time.process_time()
         result = self.call_app()
         if result is None:
             return
         try:
             if is_whole(result):
                 body = b"".join(result)
-                if self.server.inline is not None and self.server.executor is not None:
-                    busy = self.server.executor.busy() + 1  # the loop thread wants the GIL too
-                    self.thread_run = (time.thread_time() - cpu, time.perf_counter() - began, busy)
+                if self.server.placement is not None:
+                    self.thread_run = Run(
+                        time.thread_time() - cpu,
+                        time.process_time() - process_cpu,
+                        time.perf_counter() - began,
+                        self.server.busy_threads() + 1,  # the loop thread wants the GIL too
+                    )
                 self.conn.call_soon_threadsafe(self.send_whole, body)
             else:
                 for chunk in result:
@@ -158,9 +188,9 @@ class Exchange:
 
     # -- inline, on the loop ------------------------------------------------------
 
-    def run_inline(self, policy: InlinePolicy | None = None) -> None:
+    def run_inline(self, placement: RoutePlacement | None = None) -> None:
         """Run the view on the loop thread: always with ``--threads 0``, else for a route
-        ``policy`` moved inline (it learns how this run went)."""
+        ``placement`` moved inline (it learns how this run went)."""
         began, cpu = time.perf_counter(), time.thread_time()
         result = off_loop(self.call_app)
         if result is None:
@@ -173,12 +203,12 @@ class Exchange:
                 return
             finally:
                 off_loop(close, result)
-            if policy is not None:
-                policy.ran_inline(self.route, time.thread_time() - cpu, time.perf_counter() - began)
+            if placement is not None:
+                placement.ran_in_place(self.route, time.thread_time() - cpu, time.perf_counter() - began)
             self.send_whole(body)
             return
-        if policy is not None:
-            policy.ran_inline(self.route, time.thread_time() - cpu, time.perf_counter() - began)
+        if placement is not None:
+            placement.ran_in_place(self.route, time.thread_time() - cpu, time.perf_counter() - began)
         asyncio.ensure_future(self.stream_inline(result))
 
     async def stream_inline(self, result: Iterable[bytes]) -> None:
@@ -228,8 +258,12 @@ class Exchange:
     def end(self) -> None:
         self.body.close()  # a spooled body's temporary file goes now
         self.server.stats.end(self.key)
-        if self.thread_run is not None and self.server.inline is not None:
-            self.server.inline.ran_on_thread(self.route, *self.thread_run)
+        run, placement = self.thread_run, self.server.placement
+        if run is not None and placement is not None:
+            if self.place is Place.SERIAL:
+                placement.ran_in_place(self.route, run.cpu, run.wall)
+            else:
+                placement.ran_on_threads(self.route, run)
 
     def fail(self, exc: Exception) -> None:
         """Loop thread: the application raised, or the client went away."""

@@ -1,4 +1,4 @@
-"""Routes that prove quick and CPU-bound move inline onto the event loop; slow ones go back."""
+"""Where routes run, learned by the worker: inline, one at a time, or back on the shared threads."""
 
 import http.client
 import threading
@@ -10,7 +10,7 @@ from tests.serving import serving, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-INLINE = "GET /sleep is quick and CPU-bound: it runs inline on the event loop now"
+INLINE = "GET /sleep runs inline on the event loop now"
 
 
 def fetch(conn, path):
@@ -44,8 +44,8 @@ def test_a_quick_route_goes_inline_one_slow_run_sends_it_back_to_the_threads():
         slow.join(10)
 
 
-def test_waiting_routes_stay_on_the_threads_and_no_inline_keeps_every_route_there():
-    for args, path in (((), "/sleep?s=0.005"), (("--no-inline",), "/hello")):
+def test_waiting_routes_stay_on_the_threads_and_no_adaptive_views_keeps_every_route_there():
+    for args, path in (((), "/sleep?s=0.005"), (("--no-adaptive-views",), "/hello")):
         with serving(*args) as server:
             conn = http.client.HTTPConnection("127.0.0.1", server.app_port, timeout=10)
             try:
@@ -54,3 +54,35 @@ def test_waiting_routes_stay_on_the_threads_and_no_inline_keeps_every_route_ther
             finally:
                 conn.close()
             assert "runs inline" not in server.output, server.output
+            assert "one request at a time" not in server.output, server.output
+
+
+def test_cpu_bound_views_that_take_turns_with_the_gil_run_one_at_a_time():
+    with serving() as server:
+        stop = threading.Event()
+        statuses = []
+
+        def client():
+            conn = http.client.HTTPConnection("127.0.0.1", server.app_port, timeout=30)
+            try:
+                for _ in range(400):  # bounded; the route moves after a few dozen
+                    if stop.is_set():
+                        break
+                    statuses.append(fetch(conn, "/cpu?n=300000")[0])
+            finally:
+                conn.close()
+
+        clients = [threading.Thread(target=client) for _ in range(2)]
+        for thread in clients:
+            thread.start()
+        try:
+            server.wait_for_line(r"GET /cpu runs one request at a time on a thread of its own now", 90)
+            wait_until(lambda: len(statuses) > 40, 30, "more /cpu requests")
+            began = time.monotonic()
+            assert server.get("/hello") == (200, b"Hello, world!\n")  # the loop is not held up
+            assert time.monotonic() - began < 1.0
+        finally:
+            stop.set()
+            for thread in clients:
+                thread.join(60)
+        assert statuses and set(statuses) == {200}
