@@ -12,6 +12,7 @@ from tornado.ioloop import PeriodicCallback
 
 from hurricane import debugging
 from hurricane.checks import CheckRunner
+from hurricane.worker.placement import RoutePlacement
 from hurricane.worker.stats import RequestStats
 from supervisor import protocol
 
@@ -27,6 +28,7 @@ class Heartbeat:
         threads: int,
         stats: RequestStats,
         checks: CheckRunner,
+        placement: RoutePlacement | None = None,
     ) -> None:
         self.pipe = pipe
         self.index = index
@@ -34,6 +36,7 @@ class Heartbeat:
         self.threads = threads
         self.stats = stats
         self.checks = checks
+        self.placement = placement
         self.state = "booting"
         self.seq = 0
         self.loop_lag = 0.0
@@ -79,6 +82,7 @@ class Heartbeat:
             "checks": checks,
             "db": db,
             "debugger": debugging.attached(),  # a breakpoint may pause the loop: not a hang
+            "routes": {} if self.placement is None else self.placement.counts(),
             **self.stats.counters(),
         }
 

@@ -80,6 +80,11 @@ class RoutePlacement:
         # interpreter asks it to let another run delays the others no more than a thread would.
         self.quick_cpu = sys.getswitchinterval()
 
+    def counts(self) -> dict[str, int]:
+        """Routes remembered in each place other than the shared threads, for the heartbeat."""
+        places = [route.place for route in self.routes.values()]
+        return {place.name.lower(): places.count(place) for place in (Place.INLINE, Place.SERIAL)}
+
     def place(self, key: str) -> Place:
         route = self.routes.get(key)
         return Place.THREADS if route is None else route.place

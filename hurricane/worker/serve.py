@@ -36,7 +36,13 @@ class Worker:
         self.wsgi = WSGIServer(app, self.executor, self.stats, options, sock.getsockname()[1], script_name())
         self.checks = CheckRunner(options.check_interval, options.check_timeout)
         self.heartbeat = Heartbeat(
-            pipe, index, options.heartbeat_interval, options.threads, self.stats, self.checks
+            pipe,
+            index,
+            options.heartbeat_interval,
+            options.threads,
+            self.stats,
+            self.checks,
+            self.wsgi.placement,
         )
         self.http = Listener(self.wsgi, options, sock)
         self.stopping: asyncio.Event | None = None

@@ -48,6 +48,7 @@ def families(snapshot: health.Snapshot, age: float) -> Iterator[Metric]:
     yield worker_states(workers)
     yield from per_worker(workers, age)
     yield from checks(workers)
+    yield routes(workers)
     yield from supervisor_gauges(snapshot, age)
 
 
@@ -142,6 +143,18 @@ def checks(workers: list[dict[str, Any]]) -> Iterator[Metric]:
         for alias, result in sorted(heartbeat.get("db", {}).items()):
             database.add_metric([*_labels(worker), alias], 1.0 if result.get("ok") else 0.0)
     yield from (ok, took, database)
+
+
+def routes(workers: list[dict[str, Any]]) -> Metric:
+    family = GaugeMetricFamily(
+        "hurricane_routes",
+        "Routes the worker moved off its shared view threads: inline, or one request at a time.",
+        labels=[*WORKER_LABELS, "place"],
+    )
+    for worker in workers:
+        for place, count in sorted(worker.get("heartbeat", {}).get("routes", {}).items()):
+            family.add_metric([*_labels(worker), place], float(count))
+    return family
 
 
 def supervisor_gauges(snapshot: health.Snapshot, age: float) -> Iterator[Metric]:

@@ -1,6 +1,7 @@
 """Where routes run, learned by the worker: inline, one at a time, or back on the shared threads."""
 
 import http.client
+import re
 import threading
 import time
 
@@ -19,6 +20,10 @@ def fetch(conn, path):
     return response.status, response.read()
 
 
+def metrics(server):
+    return server.request("GET", "/metrics", port=server.probe_port)[2].decode()
+
+
 def test_a_quick_route_goes_inline_one_slow_run_sends_it_back_to_the_threads():
     with serving() as server:
         conn = http.client.HTTPConnection("127.0.0.1", server.app_port, timeout=10)
@@ -30,6 +35,8 @@ def test_a_quick_route_goes_inline_one_slow_run_sends_it_back_to_the_threads():
                 "the route to go inline",
                 lambda: server.output,
             )
+            inline_route = re.compile(r'hurricane_routes\{[^}]*place="inline"[^}]*\} 1\.0')
+            wait_until(lambda: inline_route.search(metrics(server)), 10, "the route in /metrics")
             assert fetch(conn, "/sleep?s=0.1") == (200, b"slept 0.1s\n")
             server.wait_for_line(r"GET /sleep runs on the view threads again: one run took \d+ ms")
         finally:

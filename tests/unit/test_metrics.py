@@ -37,6 +37,7 @@ def worker(index, pid, responses, latency, **heartbeat):
                 "readiness": {"ok": False, "errors": [{"id": "app.E001", "msg": "no"}], "took_ms": 1.0},
             },
             "db": {"default": {"ok": True}},
+            "routes": {"inline": 3, "serial": 1},
             "responses": responses,
             "latency": latency,
             **heartbeat,
@@ -108,6 +109,8 @@ def test_per_worker_gauges_restarts_checks_and_startup():
     assert value(samples, "hurricane_workers", state="ready") == 2
     assert value(samples, "hurricane_check_ok", tag="liveness", **w0) == 1
     assert value(samples, "hurricane_check_ok", tag="readiness", **w0) == 0
+    assert value(samples, "hurricane_routes", place="inline", **w0) == 3
+    assert value(samples, "hurricane_routes", place="serial", **w0) == 1
     assert value(samples, "hurricane_check_duration_seconds", tag="liveness", **w0) == pytest.approx(0.003)
     assert value(samples, "hurricane_database_ok", alias="default", **w0) == 1
     assert value(samples, "hurricane_startup_duration_seconds") == 1.5

@@ -65,6 +65,8 @@ def test_heavy_views_taking_turns_with_the_gil_run_one_at_a_time(caplog):
         feed(policy, TAKING_TURNS, 1)
     assert policy.place("GET /x") is Place.SERIAL
     assert "GET /x runs one request at a time on a thread of its own now" in caplog.text
+    feed(policy, QUICK, placement.QUALIFY, key="GET /y")
+    assert policy.counts() == {"inline": 1, "serial": 1}
 
 
 def test_one_slow_inline_run_sends_the_route_back_and_it_must_qualify_longer(caplog):
