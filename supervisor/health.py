@@ -32,6 +32,11 @@ def hb_age(worker: dict[str, Any], age: float) -> float:
     return float(worker.get("hb_age_s", float("inf"))) + age
 
 
+def checks_reported(heartbeat: dict[str, Any], tag: str) -> bool:
+    """Whether the worker has run the checks tagged ``tag`` at least once."""
+    return tag in heartbeat.get("checks", {})
+
+
 def check_failure(heartbeat: dict[str, Any], tag: str) -> str | None:
     """Why the latest run of the checks tagged ``tag`` failed, or None if it passed."""
     result = heartbeat.get("checks", {}).get(tag)
@@ -107,8 +112,10 @@ def alive(snapshot: Snapshot, age: float, options: Options) -> Verdict:
         if w.get("state") in ("ready", "draining") and hb_age(w, age) < options.heartbeat_timeout
     ]
     for worker in healthy:
-        why = check_failure(worker.get("heartbeat", {}), "liveness")
-        if why is not None and "not run yet" not in why:
+        heartbeat = worker.get("heartbeat", {})
+        # Checks not run yet say nothing about liveness; startup and readiness wait for them.
+        why = check_failure(heartbeat, "liveness") if checks_reported(heartbeat, "liveness") else None
+        if why is not None:
             return Verdict(False, why)
     if healthy:
         return OK

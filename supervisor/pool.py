@@ -301,13 +301,11 @@ class WorkerPool:
         A replacement whose readiness fails takes over only from a worker that fails too,
         so a recycle never makes readiness worse.
         """
-        if new.state != "ready":
+        if new.state != "ready" or not health.checks_reported(new.heartbeat, "readiness"):
             return False
         why = health.check_failure(new.heartbeat, "readiness") or health.db_failure(new.heartbeat)
         if why is None:
             return True
-        if "not run yet" in why:
-            return False
         return (
             health.check_failure(old.heartbeat, "readiness") or health.db_failure(old.heartbeat)
         ) is not None
