@@ -217,7 +217,8 @@ class WorkerPool:
         self.drain_pipe(worker)
         self.retired.add(worker.heartbeat)
         self.workers.remove(worker)
-        how = describe_exit(status)
+        # A retiring worker (recycled, hung) that ends by SIGKILL got it from us.
+        how = describe_exit(status, oom_hint=worker.retiring is None)
         slot = self.slots.get(worker.index)
         if slot is not None and not self.has_successor(worker):
             slot.last_exit = how

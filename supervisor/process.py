@@ -80,14 +80,15 @@ def spawn(
     return ChildProcess(kind, popen, ours)
 
 
-def describe_exit(status: int) -> str:
-    """A wait status in words, as a log line wants it."""
+def describe_exit(status: int, oom_hint: bool = True) -> str:
+    """A wait status in words, as a log line wants it. ``oom_hint``: whether a SIGKILL may
+    have come from the kernel's OOM killer (not when the supervisor sent it itself)."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        hint = " (out of memory?)" if sig == signal.SIGKILL else ""
+        hint = " (out of memory?)" if sig == signal.SIGKILL and oom_hint else ""
         return f"killed by {name}{hint}"
     return f"exited with code {os.waitstatus_to_exitcode(status)}"

@@ -151,7 +151,9 @@ def test_worker_blocked_in_a_gil_holding_call_is_dumped_and_replaced():
         wait_until(lambda: not alive(old), 10, "the blocked worker to be killed")
         assert server.get("/hello")[0] == 200
         wait_until(lambda: "hold_gil" in server.output, 10, "the stack dump", lambda: server.output)
+        killed = server.wait_for_line(rf"worker 0 \(pid {old}\) killed by SIGKILL").string
     assert "hung; dumping its stacks" in server.output
+    assert "out of memory" not in killed  # the supervisor sent that SIGKILL itself
 
 
 def test_request_timeout_replaces_the_worker_after_other_requests_finish():
