@@ -55,6 +55,11 @@ def check_failure(heartbeat: dict[str, Any], tag: str) -> str | None:
     return f"{tag} check {detail}{more}"
 
 
+def readiness_failure(heartbeat: dict[str, Any]) -> str | None:
+    """Why a worker's readiness checks or database round-trips failed, or None."""
+    return check_failure(heartbeat, "readiness") or db_failure(heartbeat)
+
+
 def db_failure(heartbeat: dict[str, Any]) -> str | None:
     for alias, result in sorted(heartbeat.get("db", {}).items()):
         if not result.get("ok"):
@@ -92,7 +97,7 @@ def ready(snapshot: Snapshot, age: float, options: Options) -> Verdict:
     reason = ""
     for worker in workers:
         heartbeat = worker.get("heartbeat", {})
-        why = check_failure(heartbeat, "readiness") or db_failure(heartbeat)
+        why = readiness_failure(heartbeat)
         if why is None and heartbeat.get("queued", 0) >= options.req_queue_len:
             why = f"{heartbeat['queued']} requests queued (limit {options.req_queue_len})"
         if why is None:

@@ -304,12 +304,9 @@ class WorkerPool:
         """
         if new.state != "ready" or not health.checks_reported(new.heartbeat, "readiness"):
             return False
-        why = health.check_failure(new.heartbeat, "readiness") or health.db_failure(new.heartbeat)
-        if why is None:
+        if health.readiness_failure(new.heartbeat) is None:
             return True
-        return (
-            health.check_failure(old.heartbeat, "readiness") or health.db_failure(old.heartbeat)
-        ) is not None
+        return health.readiness_failure(old.heartbeat) is not None
 
     def drain_deadline(self) -> float:
         """How long a retiring worker may drain; its own deadline comes first."""

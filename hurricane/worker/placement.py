@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
@@ -58,6 +59,27 @@ class Run:
     process_cpu: float
     wall: float
     sharing: int  # threads wanting the GIL meanwhile, the loop's included
+
+
+@dataclass
+class Stopwatch:
+    """The clocks a Run is measured with, read when a view starts."""
+
+    wall: float
+    cpu: float
+    process_cpu: float
+
+    @classmethod
+    def start(cls) -> Stopwatch:
+        return cls(time.perf_counter(), time.thread_time(), time.process_time())
+
+    def stop(self, sharing: int = 1) -> Run:
+        return Run(
+            time.thread_time() - self.cpu,
+            time.process_time() - self.process_cpu,
+            time.perf_counter() - self.wall,
+            sharing,
+        )
 
 
 @dataclass
@@ -128,8 +150,7 @@ class RoutePlacement:
         if route.cpu < CPU_SHARE * route.wall:
             share = route.cpu / route.wall
             self.send_back(key, route, f"its last {route.runs} runs computed {share:.0%} of their time")
-        route.cpu = route.wall = 0.0
-        route.runs = 0
+        clear_window(route)
 
     def move(self, key: str, route: Route, place: Place) -> None:
         route.place = place
@@ -140,8 +161,7 @@ class RoutePlacement:
         route.place = Place.THREADS
         route.inline_score = route.serial_score = 0
         route.returns += 1
-        route.cpu = route.wall = 0.0
-        route.runs = 0
+        clear_window(route)
         for_good = ", for good" if route.returns >= MAX_RETURNS else ""
         log.info("%s runs on the view threads again%s: %s", key, for_good, why)
 
@@ -154,3 +174,8 @@ class RoutePlacement:
         else:
             self.routes.move_to_end(key)
         return route
+
+
+def clear_window(route: Route) -> None:
+    route.cpu = route.wall = 0.0
+    route.runs = 0

@@ -9,15 +9,15 @@ while the client is slow, so the worker never buffers a whole file.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import IO, Any, TypeVar
 
 from hurricane.worker.connection import Connection, State
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
-from hurricane.worker.placement import Place, RoutePlacement, Run
+from hurricane.worker.placement import Place, RoutePlacement, Run, Stopwatch
 from hurricane.worker.pool import ViewPool
 from hurricane.worker.request import RequestHead
 from hurricane.worker.response import Response
@@ -121,9 +121,13 @@ class Exchange:
         self.response = Response(head, head.keep_alive)
         self.status = 0
         self.threaded = False
-        self.route = f"{head.method} {head.target.partition('?')[0]}"
         self.place = Place.THREADS  # where a thread run ran: the shared threads or its lane
         self.thread_run: Run | None = None
+
+    @functools.cached_property
+    def route(self) -> str:
+        """What the placement learns by (only computed when it is on)."""
+        return f"{self.head.method} {self.head.target.partition('?')[0]}"
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -160,20 +164,15 @@ class Exchange:
     def run_in_thread(self) -> None:
         self.server.stats.started()
         self.threaded = True
-        began, cpu, process_cpu = time.perf_counter(), time.thread_time(), time.process_time()
+        watch = None if self.server.placement is None else Stopwatch.start()
         result = self.call_app()
         if result is None:
             return
         try:
             if is_whole(result):
                 body = b"".join(result)
-                if self.server.placement is not None:
-                    self.thread_run = Run(
-                        time.thread_time() - cpu,
-                        time.process_time() - process_cpu,
-                        time.perf_counter() - began,
-                        self.server.busy_threads() + 1,  # the loop thread wants the GIL too
-                    )
+                if watch is not None:
+                    self.thread_run = watch.stop(self.server.busy_threads() + 1)  # + the loop thread
                 self.conn.call_soon_threadsafe(self.send_whole, body)
             else:
                 for chunk in result:
@@ -191,10 +190,11 @@ class Exchange:
     def run_inline(self, placement: RoutePlacement | None = None) -> None:
         """Run the view on the loop thread: always with ``--threads 0``, else for a route
         ``placement`` moved inline (it learns how this run went)."""
-        began, cpu = time.perf_counter(), time.thread_time()
+        watch = None if placement is None else Stopwatch.start()
         result = off_loop(self.call_app)
         if result is None:
             return
+        body = None
         if is_whole(result):
             try:
                 body = off_loop(b"".join, result)
@@ -203,13 +203,13 @@ class Exchange:
                 return
             finally:
                 off_loop(close, result)
-            if placement is not None:
-                placement.ran_in_place(self.route, time.thread_time() - cpu, time.perf_counter() - began)
+        if placement is not None and watch is not None:
+            run = watch.stop()
+            placement.ran_in_place(self.route, run.cpu, run.wall)
+        if body is None:
+            asyncio.ensure_future(self.stream_inline(result))
+        else:
             self.send_whole(body)
-            return
-        if placement is not None:
-            placement.ran_in_place(self.route, time.thread_time() - cpu, time.perf_counter() - began)
-        asyncio.ensure_future(self.stream_inline(result))
 
     async def stream_inline(self, result: Iterable[bytes]) -> None:
         try:
