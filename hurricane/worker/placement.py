@@ -39,7 +39,9 @@ MISS_PENALTY = 2  # a run that does not qualify takes this many off: two in thre
 FAIR_SHARE = 0.5  # a CPU-bound run gets at least this part of its fair share of the GIL
 ONE_CORE = 1.25  # cores the process may use while runs overlap and still be GIL-bound
 SLOW_INLINE = 0.020  # seconds: an inline run this slow held every other request up
-WINDOW = 16  # runs in place judged together for how much they waited
+WINDOW = 16  # runs in place judged together for how much they waited, at least
+WINDOW_WALL = 0.2  # seconds they take together at least: one preemption (a 4 ms tick
+# at 250 Hz) must not make a few sub-millisecond runs look as if they mostly waited
 CPU_SHARE = 0.75  # runs in place that computed less of their time than this mostly waited
 MAX_RETURNS = 3  # a route sent back to the shared threads this often stays there
 MAX_ROUTES = 1024  # routes remembered; the least recently seen one is forgotten
@@ -145,7 +147,7 @@ class RoutePlacement:
         route.cpu += cpu
         route.wall += wall
         route.runs += 1
-        if route.runs < WINDOW:
+        if route.runs < WINDOW or route.wall < WINDOW_WALL:
             return
         if route.cpu < CPU_SHARE * route.wall:
             share = route.cpu / route.wall
