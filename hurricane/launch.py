@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import sysconfig
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hurricane
 
+if TYPE_CHECKING:
+    from supervisor.options import Options
+    from supervisor.spec import LaunchSpec
+
 WORKER_MODULE = "hurricane.worker"
-PRESTART_MODULE = "hurricane.prestart"
+PRESTART_MODULE = "hurricane.run_prestart"
 
 
 class WrongSupervisor(RuntimeError):
@@ -44,18 +48,21 @@ def python_path() -> str:
     return os.pathsep.join(dict.fromkeys(os.path.abspath(p) for p in entries))
 
 
-def supervisor_argv(options_json: str) -> list[str]:
+def launch_spec(options: Options) -> LaunchSpec:
+    from supervisor.spec import LaunchSpec  # only after check_supervisor_package()
+
     worker = [sys.executable, "-m", WORKER_MODULE]
     prestart = [sys.executable, "-m", PRESTART_MODULE]
-    return [
-        *(sys.executable, "-m", "supervisor", "--options", options_json),
-        *("--worker", json.dumps(worker), "--prestart", json.dumps(prestart)),
-    ]
+    return LaunchSpec(options, worker, prestart)
 
 
-def exec_supervisor(options_json: str) -> None:
-    """Replace this process with the supervisor. Does not return."""
+def exec_supervisor(options: Options) -> None:
+    """Replace this process with the supervisor (it reads its spec from an inherited
+    descriptor). Does not return."""
+    from supervisor.spec import write_descriptor
+
     env = dict(os.environ, PYTHONPATH=python_path())
+    spec_fd = write_descriptor(launch_spec(options).to_json().encode())
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, supervisor_argv(options_json), env)
+    os.execve(sys.executable, [sys.executable, "-m", "supervisor", "--spec-fd", str(spec_fd)], env)

@@ -1,15 +1,20 @@
-"""``python -m supervisor``: run the supervisor with options serialised by ``serve``."""
+"""``python -m supervisor --spec-fd N``: the supervisor, as ``serve`` execs it.
+
+The launch spec (options, and the command lines of the worker and prestart
+children) comes through an inherited descriptor, never on the command line,
+where any local user could read it with ps: a webhook URL may carry a token.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from supervisor import logs
-from supervisor.options import OptionError, Options, resolve
+from supervisor.loop import Supervisor
+from supervisor.options import OptionError
 from supervisor.protocol import EXIT_USAGE
-from supervisor.supervisor import Supervisor
+from supervisor.spec import LaunchSpec, read_descriptor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,22 +22,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m supervisor",
         description="Hurricane's supervisor. Normally started by `manage.py serve`.",
     )
-    parser.add_argument("--options", help="Options as JSON (written by serve).")
-    parser.add_argument("--worker", required=True, help="The worker's command line, as a JSON list.")
     parser.add_argument(
-        "--prestart", help="The command line of the child that runs --command, as a JSON list."
+        "--spec-fd", type=int, required=True, help="Descriptor to read the launch spec from (JSON)."
     )
     args = parser.parse_args(argv)
     try:
-        options = Options.from_json(args.options) if args.options else resolve({})
-    except (OptionError, ValueError, TypeError) as exc:
-        print(f"hurricane: {exc}", file=sys.stderr)
+        spec = LaunchSpec.from_json(read_descriptor(args.spec_fd))
+    except (OSError, OptionError, ValueError, TypeError, KeyError) as exc:
+        print(f"hurricane: cannot read the launch spec: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logs.configure(options.log_level, options.log_format)
-    worker_argv = json.loads(args.worker)
-    probe_argv = [sys.executable, "-m", "supervisor.probe"]
-    prestart_argv = json.loads(args.prestart) if args.prestart else None
-    return Supervisor(options, worker_argv, probe_argv, prestart_argv=prestart_argv).run()
+    logs.configure(spec.options.log_level, spec.options.log_format)
+    return Supervisor(spec.options, spec.worker_argv, prestart_argv=spec.prestart_argv).run()
 
 
 if __name__ == "__main__":

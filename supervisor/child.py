@@ -1,18 +1,44 @@
-"""What every child process (probe, worker) does first: die with its supervisor.
+"""How a child process starts and talks to its supervisor: the child's side of it.
 
-Only the child's side lives here; ``process.py`` is the supervisor's side.
+Every child (probe, prestart, worker) begins with ``start()``: read the launch
+spec from the descriptor the supervisor passed, die with the supervisor, and
+take a readable process title. ``ParentPipe`` sends its messages; ``watch_parent``
+ends it when the supervisor is gone. ``process.py`` is the supervisor's side.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
-import json
+import logging
 import os
 import signal
 import sys
-from typing import Any
+from typing import NoReturn
+
+from supervisor import pipes, protocol
+from supervisor.spec import Spec, read_descriptor
+
+log = logging.getLogger("hurricane.supervisor")
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+PARENT_POLL = 1.0  # seconds between checks that the supervisor is still there
+
+
+def read_spec(argv: list[str]) -> Spec:
+    """The spec from ``--spec-fd N``, as ``process.spawn`` passed it."""
+    if len(argv) != 2 or argv[0] != "--spec-fd" or not argv[1].isdigit():
+        raise SystemExit("usage: --spec-fd N (children are started by the supervisor)")
+    return Spec.from_json(read_descriptor(int(argv[1])))
+
+
+def start(argv: list[str], title: str) -> Spec:
+    """The first thing a child does: read its spec, follow its parent, take its title."""
+    spec = read_spec(argv)
+    follow_parent(spec.parent_pid)
+    set_title(title.format(index=spec.index))
+    return spec
 
 
 def follow_parent(parent_pid: int) -> None:
@@ -20,27 +46,65 @@ def follow_parent(parent_pid: int) -> None:
     the kernel to kill this process when the supervisor dies (Linux).
 
     The supervisor is single-threaded, so the "parent thread exits" caveat of
-    PR_SET_PDEATHSIG does not bite. Other systems rely on the ppid check and on
+    PR_SET_PDEATHSIG does not bite. Other systems rely on ``watch_parent`` and on
     pipe EOF instead.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(5)
+        os._exit(protocol.EXIT_PARENT_GONE)
 
 
-def parent_alive(parent_pid: int) -> bool:
-    return os.getppid() == parent_pid
+def set_title(title: str) -> None:
+    """Show ``title`` in ps and top: the whole command line with setproctitle if installed,
+    else the kernel's 15-character process name."""
+    try:
+        import setproctitle  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        if sys.platform.startswith("linux"):
+            name = ctypes.create_string_buffer(title.replace(" ", "-").encode()[:15])
+            _prctl(PR_SET_NAME, ctypes.addressof(name))
+        return
+    setproctitle.setproctitle(title)
 
 
-def read_spec(argv: list[str]) -> dict[str, Any]:
-    """The child's launch spec: ``--spec JSON`` as written by ``process.spawn``."""
-    if len(argv) != 2 or argv[0] != "--spec":
-        raise SystemExit("usage: --spec JSON (children are started by the supervisor)")
-    spec: dict[str, Any] = json.loads(argv[1])
-    return spec
+def _prctl(option: int, arg: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def parent_gone(why: str) -> NoReturn:
+    log.error("the supervisor is gone (%s): exiting", why)
+    logging.shutdown()
+    os._exit(protocol.EXIT_PARENT_GONE)
+
+
+async def watch_parent(parent_pid: int) -> NoReturn:
+    """Exit once the supervisor is gone (a backstop to PR_SET_PDEATHSIG and pipe EOF)."""
+    while True:
+        await asyncio.sleep(PARENT_POLL)
+        if os.getppid() != parent_pid:
+            parent_gone("reparented")
+
+
+class ParentPipe:
+    """A child's messages to the supervisor: one atomic line each, dropped rather than
+    ever blocking, and the child exits when the supervisor is gone."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+
+    def send(self, msg: protocol.ChildMessage) -> bool:
+        """Send one message; False if the pipe was full and it was dropped."""
+        return self.send_line(protocol.encode(msg))
+
+    def send_line(self, line: bytes) -> bool:
+        try:
+            return pipes.write_line(self.fd, line)
+        except BrokenPipeError:
+            parent_gone("its pipe is closed")

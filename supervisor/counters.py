@@ -2,23 +2,16 @@
 
 A worker counts responses by method and status class and keeps a latency
 histogram over a fixed bucket set, all since it started. Heartbeats carry the
-running totals; the supervisor adds a dead worker's last totals to its
-``retired`` counts, so the sums the probe exports never go backwards when a
-worker is replaced.
-
-Wire form, bounded so a heartbeat stays one atomic pipe write::
-
-    "responses": {"GET": {"2xx": 120, "4xx": 3}, "POST": {"2xx": 7}}
-    "latency": {"buckets": [n_le_0.005, ..., n_le_30, n_total], "sum_s": 1.25}
-
-``buckets`` are Prometheus-style cumulative counts: the i-th counts the
-responses that took at most ``LATENCY_BUCKETS[i]`` seconds; the last counts all.
+running totals (``protocol.Counters``); the supervisor adds a dead worker's last
+totals to its ``retired`` counts, so the sums the probe exports never go
+backwards when a worker is replaced.
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import Any
+
+from supervisor.protocol import Counters, Latency
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -36,7 +29,7 @@ def status_class(status: int) -> str:
 
 
 class Histogram:
-    """Cumulative latency buckets over ``LATENCY_BUCKETS``, plus the sum."""
+    """Cumulative latency buckets over ``LATENCY_BUCKETS`` (the last counts all), plus the sum."""
 
     def __init__(self) -> None:
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
@@ -48,18 +41,15 @@ class Histogram:
             self.buckets[i] += 1
         self.sum_s += seconds
 
-    def add(self, wire: Any) -> None:
-        """Add a histogram in wire form; one of another bucket set is ignored."""
-        if not isinstance(wire, dict):
+    def add(self, latency: Latency) -> None:
+        """Add a histogram as heartbeats carry it; one of another bucket set is ignored."""
+        if len(latency.buckets) != len(self.buckets):
             return
-        buckets = wire.get("buckets")
-        if not isinstance(buckets, list) or len(buckets) != len(self.buckets):
-            return
-        self.buckets = [a + int(b) for a, b in zip(self.buckets, buckets, strict=True)]
-        self.sum_s += float(wire.get("sum_s", 0.0))
+        self.buckets = [a + b for a, b in zip(self.buckets, latency.buckets, strict=True)]
+        self.sum_s += latency.sum_s
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"buckets": list(self.buckets), "sum_s": round(self.sum_s, 6)}
+    def latency(self) -> Latency:
+        return Latency(tuple(self.buckets), round(self.sum_s, 6))
 
 
 class Totals:
@@ -67,27 +57,21 @@ class Totals:
 
     def __init__(self) -> None:
         self.responses: Responses = {}
-        self.latency = Histogram()
+        self.histogram = Histogram()
 
-    def add(self, counts: Any) -> None:
-        """Add the counters of a heartbeat (or of another ``Totals.to_wire()``)."""
-        if not isinstance(counts, dict):
-            return
-        responses = counts.get("responses")
-        if isinstance(responses, dict):
-            for method, classes in responses.items():
-                if isinstance(classes, dict):
-                    mine = self.responses.setdefault(str(method), {})
-                    for klass, n in classes.items():
-                        mine[str(klass)] = mine.get(str(klass), 0) + int(n)
-        self.latency.add(counts.get("latency"))
+    def add(self, counts: Counters) -> None:
+        for method, classes in counts.responses.items():
+            mine = self.responses.setdefault(method, {})
+            for klass, n in classes.items():
+                mine[klass] = mine.get(klass, 0) + n
+        self.histogram.add(counts.latency)
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"responses": self.responses, "latency": self.latency.to_wire()}
+    def counters(self) -> Counters:
+        return Counters({m: dict(c) for m, c in self.responses.items()}, self.histogram.latency())
 
 
-def summed(*sources: Any) -> Totals:
-    """The totals of several heartbeats (or wire totals) together."""
+def summed(*sources: Counters) -> Totals:
+    """The totals of several heartbeats' counters together."""
     totals = Totals()
     for source in sources:
         totals.add(source)

@@ -1,17 +1,16 @@
 """Probe verdicts from a health snapshot: pure functions, no I/O, no clock of their own.
 
 The supervisor builds the snapshot from heartbeats; the probe process keeps the
-latest one and calls these with the snapshot's age. See DESIGN.md's probe table.
+latest one and calls these with the snapshot's age. docs/architecture.md has the
+probe table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from supervisor.options import Options
-
-Snapshot = dict[str, Any]
+from supervisor.protocol import Heartbeat, PrestartStatus, Snapshot, WorkerReport, WorkerState
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,78 +27,79 @@ def stale_after(options: Options) -> float:
     return min(options.heartbeat_timeout, 3 * options.heartbeat_interval)
 
 
-def hb_age(worker: dict[str, Any], age: float) -> float:
-    return float(worker.get("hb_age_s", float("inf"))) + age
+def hb_age(worker: WorkerReport, age: float) -> float:
+    """Seconds since the worker's last heartbeat, for a snapshot received ``age`` seconds ago."""
+    return worker.hb_age_s + age
 
 
-def checks_reported(heartbeat: dict[str, Any], tag: str) -> bool:
+def checks_reported(heartbeat: Heartbeat, tag: str) -> bool:
     """Whether the worker has run the checks tagged ``tag`` at least once."""
-    return tag in heartbeat.get("checks", {})
+    return tag in heartbeat.checks
 
 
-def check_failure(heartbeat: dict[str, Any], tag: str) -> str | None:
+def check_failure(heartbeat: Heartbeat, tag: str) -> str | None:
     """Why the latest run of the checks tagged ``tag`` failed, or None if it passed."""
-    result = heartbeat.get("checks", {}).get(tag)
+    result = heartbeat.checks.get(tag)
     if result is None:
         return f"{tag} checks have not run yet"
-    if result.get("ok"):
+    if result.ok:
         return None
-    errors = result.get("errors") or []
-    if not errors:
+    if not result.errors:
         return f"{tag} checks failed"
-    first = errors[0]
-    detail = first.get("id") or "check"
-    if first.get("msg"):
-        detail += f": {first['msg']}"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    first = result.errors[0]
+    detail = first.id or "check"
+    if first.msg:
+        detail += f": {first.msg}"
+    more = f" (+{len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
     return f"{tag} check {detail}{more}"
 
 
-def readiness_failure(heartbeat: dict[str, Any]) -> str | None:
+def readiness_failure(heartbeat: Heartbeat) -> str | None:
     """Why a worker's readiness checks or database round-trips failed, or None."""
     return check_failure(heartbeat, "readiness") or db_failure(heartbeat)
 
 
-def db_failure(heartbeat: dict[str, Any]) -> str | None:
-    for alias, result in sorted(heartbeat.get("db", {}).items()):
-        if not result.get("ok"):
-            return f"database {alias}: {result.get('msg') or 'unreachable'}"
+def db_failure(heartbeat: Heartbeat) -> str | None:
+    for alias, result in sorted(heartbeat.db.items()):
+        if not result.ok:
+            return f"database {alias}: {result.msg or 'unreachable'}"
     return None
 
 
-def ready_workers(snapshot: Snapshot, age: float, options: Options) -> list[dict[str, Any]]:
+def ready_workers(snapshot: Snapshot, age: float, options: Options) -> list[WorkerReport]:
     limit = stale_after(options)
-    return [w for w in snapshot.get("workers", []) if w.get("state") == "ready" and hb_age(w, age) <= limit]
+    return [w for w in snapshot.workers if w.state is WorkerState.READY and hb_age(w, age) <= limit]
 
 
 def startup(snapshot: Snapshot, age: float, options: Options) -> Verdict:
-    if snapshot.get("startup_done"):
+    if snapshot.startup_done:
         return OK
-    if snapshot.get("prestart") not in (None, "done"):
-        return Verdict(False, f"prestart commands {snapshot['prestart']}")
+    if snapshot.prestart is not PrestartStatus.DONE:
+        stage = f": {snapshot.prestart_stage}" if snapshot.prestart_stage else ""
+        return Verdict(False, f"prestart commands {snapshot.prestart}{stage}")
     workers = ready_workers(snapshot, age, options)
     if not workers:
         return Verdict(False, "no worker is ready yet")
-    reasons = [check_failure(w.get("heartbeat", {}), "startup") for w in workers]
+    reasons = [check_failure(w.heartbeat, "startup") for w in workers]
     if None in reasons:
         return OK
     return Verdict(False, str(reasons[0]))
 
 
 def ready(snapshot: Snapshot, age: float, options: Options) -> Verdict:
-    if snapshot.get("phase") in ("draining", "stopping"):
+    if snapshot.phase.shutting_down:
         return Verdict(False, "shutting down")
-    if not snapshot.get("startup_done"):
+    if not snapshot.startup_done:
         return Verdict(False, "not started yet")
     workers = ready_workers(snapshot, age, options)
     if not workers:
         return Verdict(False, "no worker with a fresh heartbeat is ready")
     reason = ""
     for worker in workers:
-        heartbeat = worker.get("heartbeat", {})
+        heartbeat = worker.heartbeat
         why = readiness_failure(heartbeat)
-        if why is None and heartbeat.get("queued", 0) >= options.req_queue_len:
-            why = f"{heartbeat['queued']} requests queued (limit {options.req_queue_len})"
+        if why is None and heartbeat.queued >= options.req_queue_len:
+            why = f"{heartbeat.queued} requests queued (limit {options.req_queue_len})"
         if why is None:
             return OK
         reason = reason or why
@@ -109,22 +109,22 @@ def ready(snapshot: Snapshot, age: float, options: Options) -> Verdict:
 def alive(snapshot: Snapshot, age: float, options: Options) -> Verdict:
     if age > max(5.0, 5 * options.heartbeat_interval):
         return Verdict(False, f"no news from the supervisor for {age:.1f}s")
-    if not snapshot.get("startup_done"):
+    if not snapshot.startup_done:
         return OK  # the startup probe guards this phase
     healthy = [
         w
-        for w in snapshot.get("workers", [])
-        if w.get("state") in ("ready", "draining") and hb_age(w, age) < options.heartbeat_timeout
+        for w in snapshot.workers
+        if w.state in (WorkerState.READY, WorkerState.DRAINING) and hb_age(w, age) < options.heartbeat_timeout
     ]
     for worker in healthy:
-        heartbeat = worker.get("heartbeat", {})
+        heartbeat = worker.heartbeat
         # Checks not run yet say nothing about liveness; startup and readiness wait for them.
         why = check_failure(heartbeat, "liveness") if checks_reported(heartbeat, "liveness") else None
         if why is not None:
             return Verdict(False, why)
     if healthy:
         return OK
-    since = float(snapshot.get("since_healthy_s") or 0.0) + age
+    since = snapshot.since_healthy_s + age
     if since < options.liveness_grace:
         return Verdict(True, f"restarting workers (no healthy worker for {since:.1f}s)")
     return Verdict(False, f"no healthy worker for {since:.1f}s")

@@ -37,12 +37,17 @@ _SIZE_UNITS = {
 _DURATION_UNITS = {"": 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
+def flag_name(name: str) -> str:
+    """The command-line flag of an option or alias: ``max_body_size`` is ``--max-body-size``."""
+    return "--" + name.replace("_", "-")
+
+
 class OptionError(ValueError):
     """An option value that cannot be used; the message names option, value and source."""
 
     def __init__(self, name: str, value: Any, source: str, problem: str) -> None:
         self.name, self.value, self.source, self.problem = name, value, source, problem
-        flag = "--" + name.replace("_", "-")
+        flag = flag_name(name)
         shown = json.dumps(value) if isinstance(value, str) else f"{value}"
         super().__init__(f"option {flag}: {shown} from {source} {problem}")
 
@@ -129,7 +134,6 @@ def parse_optional(parse: Parser) -> Parser:
             return None
         return parse(value)
 
-    parse_or_off.__name__ = parse.__name__
     return parse_or_off
 
 
@@ -147,13 +151,23 @@ def parse_log_format(value: Any) -> str:
     return fmt
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(spec: str) -> tuple[bool, list[Network]]:
+    """Whether ``*`` (everyone) is in a --trusted-proxies value, and its networks; ValueError if
+    an item is neither an address nor a network."""
+    items = [item.strip() for item in spec.split(",") if item.strip()]
+    return "*" in items, [ipaddress.ip_network(i, strict=False) for i in items if i != "*"]
+
+
 def parse_networks(value: Any) -> str:
     """Addresses and CIDR networks, comma-separated, or ``*``: kept as normalised text."""
-    items = [item.strip() for item in str(value).split(",") if item.strip()]
     try:
-        return ",".join(i if i == "*" else str(ipaddress.ip_network(i, strict=False)) for i in items)
+        everyone, found = networks(str(value))
     except ValueError:
         raise _Invalid("is not a list of addresses or networks (e.g. 10.0.0.0/8,127.0.0.1)") from None
+    return ",".join((["*"] if everyone else []) + [str(n) for n in found])
 
 
 def parse_url(value: Any) -> str:
@@ -211,7 +225,16 @@ def option(
     ``repeat``: the flag may be given several times (the value is a tuple).
     ``flag=False``: a setting or environment variable only, with no command-line flag.
     """
-    meta = {"parse": parse, "help": help, "metavar": metavar, "repeat": repeat, "flag": flag}
+    # A boolean option is a switch on the command line: given means on.
+    switch = isinstance(default, bool)
+    meta = {
+        "parse": parse,
+        "help": help,
+        "metavar": metavar,
+        "repeat": repeat,
+        "flag": flag,
+        "switch": switch,
+    }
     return field(default=default, metadata=meta)
 
 
@@ -366,7 +389,12 @@ class Options:
         "starts, the other requests finish, then the worker is killed (off by default).",
         "SECONDS",
     )
-    debug: bool = option(False, parse_bool, "Tornado debug mode (no effect on Django's DEBUG).")
+    debug: bool = option(
+        False,
+        parse_bool,
+        "asyncio's debug mode in the workers: callbacks that block the event loop over 100 ms are "
+        "logged (no effect on Django's DEBUG).",
+    )
     log_level: str = option("INFO", parse_log_level, "Level of Hurricane's own log lines.", "LEVEL")
     log_format: str = option(
         "text", parse_log_format, "Hurricane's log lines as text, or json (one object per line).", "FORMAT"
@@ -423,18 +451,24 @@ class Options:
     )
     pycharm_port: int | None = option(None, parse_port, "Port of the PyCharm debug server.", "PORT")
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, text: str) -> Options:
-        data: dict[str, Any] = json.loads(text)
+    def from_dict(cls, data: Mapping[str, Any]) -> Options:
         names = {f.name for f in dataclasses.fields(cls)}
         # JSON has no tuples: repeatable options come back as lists.
         kept: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names
         }
         return cls(**kept)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> Options:
+        return cls.from_dict(json.loads(text))
 
     @property
     def effective_probe_port(self) -> int:
@@ -456,7 +490,7 @@ class Alias:
 
     @property
     def help(self) -> str:
-        flag = "--" + self.target.replace("_", "-")
+        flag = flag_name(self.target)
         return f"Deprecated alias of {flag}." if self.deprecated else f"Alias of {flag}."
 
 
@@ -527,13 +561,13 @@ def deprecations(
             continue
         key = env_name(alias.name)
         for source, given in (
-            ("--" + alias.name.replace("_", "-"), cli.get(alias.name)),
+            (flag_name(alias.name), cli.get(alias.name)),
             (f"setting {key}", settings.get(key)),
             (f"env {key}", environ.get(key)),
         ):
             if given is not None:
-                target = alias.target.replace("_", "-")
-                warnings.append(f"{source} is deprecated: use --{target} ({env_name(alias.target)})")
+                target = flag_name(alias.target)
+                warnings.append(f"{source} is deprecated: use {target} ({env_name(alias.target)})")
     return warnings
 
 

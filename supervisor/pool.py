@@ -11,14 +11,15 @@ import os
 import random
 import selectors
 import signal
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 from supervisor import counters, health, protocol
 from supervisor.options import Options
-from supervisor.process import describe_exit, spawn
-from supervisor.workers import Slot, Worker, limits, recycle_reason
+from supervisor.process import Pipe, Reaper, describe_exit, spawn
+from supervisor.protocol import BootError, Heartbeat, ReloadRequest, RestartReason, WorkerReport, WorkerState
+from supervisor.recycling import Recycler
+from supervisor.workers import Slot, Stopping, WorkerHandle, limits, recycle_reason
 
 log = logging.getLogger("hurricane.supervisor")
 
@@ -31,92 +32,69 @@ class WorkerPool:
         options: Options,
         argv: list[str],
         selector: selectors.BaseSelector,
+        reaper: Reaper,
         clock: Callable[[], float],
     ) -> None:
         self.options = options
         self.argv = argv
         self.selector = selector
+        self.reaper = reaper
         self.clock = clock
         self.rng = random.Random()
         self.app_fd = -1  # set once the supervisor has the app socket
-        self.workers: list[Worker] = []
+        self.workers: list[WorkerHandle] = []
         self.slots = {index: Slot() for index in range(options.workers)}
-        self.recycles: deque[Worker] = deque()
+        self.recycler = Recycler()
         self.restarts: Counter[str] = Counter()
         self.retired = counters.Totals()  # dead workers' counts, so the sums never go backwards
         self.ever_ready = False
         self.fatal: str | None = None  # the application cannot boot: the server must stop
         self.last_healthy_at: float | None = None
+        self.shutting_down = False  # workers that end now are not replaced
 
     # -- spawning and hearing from workers ------------------------------------------
 
-    def spawn(self, index: int, replaces: Worker | None = None) -> Worker:
-        spec = {"options": self.options.to_json(), "index": index, "app_fd": self.app_fd}
-        child = spawn("worker", self.argv, spec, [self.app_fd], with_pipe="from_child")
+    def spawn(self, index: int) -> WorkerHandle:
+        child = spawn("worker", self.argv, self.options, {"app": self.app_fd}, Pipe.FROM_CHILD, index)
         request_limit, age_limit = limits(self.options, self.rng)
-        worker = Worker(
-            index,
-            child,
-            protocol.LineReader(f"worker {index}"),
-            self.clock(),
-            request_limit=request_limit,
-            age_limit=age_limit,
-            replaces=replaces,
-        )
+        worker = WorkerHandle(index, child, self.clock(), request_limit=request_limit, age_limit=age_limit)
         assert child.pipe is not None
         self.selector.register(child.pipe, selectors.EVENT_READ, lambda: self.on_pipe(worker))
+        self.reaper.watch(worker.pid, lambda status: self.on_exit(worker, status))
         self.workers.append(worker)
         if index in self.slots:
             self.slots[index].respawn_at = None
         log.info("%s started", worker.label())
         return worker
 
-    def on_pipe(self, worker: Worker) -> None:
-        assert worker.child.pipe is not None
-        try:
-            data = os.read(worker.child.pipe, 65536)
-        except BlockingIOError:
-            return
-        if not data:
-            self.close_pipe(worker)
-            return
-        for msg in worker.reader.feed(data):
+    def on_pipe(self, worker: WorkerHandle) -> None:
+        for msg in worker.child.messages():
             self.on_message(worker, msg)
+        if worker.child.pipe_closed:
+            self.close_pipe(worker)
 
-    def close_pipe(self, worker: Worker) -> None:
+    def close_pipe(self, worker: WorkerHandle) -> None:
         if worker.child.pipe is not None:
             self.selector.unregister(worker.child.pipe)
             worker.child.close_pipe()
 
-    def drain_pipe(self, worker: Worker) -> None:
-        """Read what a dead worker left in its pipe (its boot error, say), then close it."""
-        while worker.child.pipe is not None:
-            try:
-                data = os.read(worker.child.pipe, 65536)
-            except BlockingIOError:  # a grandchild may hold the write end: stop here
-                data = b""
-            if not data:
-                self.close_pipe(worker)
-                return
-            for msg in worker.reader.feed(data):
-                self.on_message(worker, msg)
+    def on_message(self, worker: WorkerHandle, msg: protocol.ChildMessage) -> None:
+        if isinstance(msg, BootError):
+            worker.boot_error = msg.error
+        elif isinstance(msg, ReloadRequest):
+            self.reload_changed(msg.path)
+        elif isinstance(msg, Heartbeat):
+            self.on_heartbeat(worker, msg)
 
-    def on_message(self, worker: Worker, msg: dict[str, Any]) -> None:
-        if msg.get("type") == "boot_error":
-            worker.boot_error = str(msg.get("error", "unknown error"))
-            return
-        if msg.get("type") == "reload":
-            self.reload_changed(str(msg.get("path", "?")))
-            return
+    def on_heartbeat(self, worker: WorkerHandle, heartbeat: Heartbeat) -> None:
         now = self.clock()
-        worker.heartbeat = msg
+        was = worker.state
+        worker.heartbeat = heartbeat
         worker.last_hb_at = now
-        state = str(msg.get("state", "booting"))
-        if state == "ready" and worker.state == "booting":
+        if heartbeat.state is WorkerState.READY and was is WorkerState.BOOTING:
             log.info("%s ready in %.2fs", worker.label(), now - worker.spawned_at)
             self.ever_ready = True
-        worker.state = state
-        if state == "ready" and worker.active:
+        if heartbeat.state is WorkerState.READY and worker.active:
             reason = recycle_reason(worker, now, self.options)
             if reason is not None:
                 self.recycle(worker, reason)
@@ -131,21 +109,25 @@ class WorkerPool:
             self.respawn_due(now)
             self.advance_recycle(now)
 
-    def watch(self, worker: Worker, now: float) -> None:
+    def watch(self, worker: WorkerHandle, now: float) -> None:
         """Escalate stops that take too long; catch hung and stuck-booting workers."""
-        if worker.retiring is not None:
-            if worker.kill_at is not None and now >= worker.kill_at and worker.child.alive:
+        if worker.stopping is not None:
+            kill_at = worker.stopping.kill_at
+            if kill_at is not None and now >= kill_at and worker.child.alive:
                 log.warning("%s did not stop in time: killing it", worker.label())
                 worker.child.send(signal.SIGKILL)
-                worker.kill_at = None
+                worker.stopping.kill_at = None
             return
         opts = self.options
-        if worker.state == "booting" and now - worker.spawned_at > opts.startup_timeout:
-            log.error("%s still booting after %.1fs: replacing it", worker.label(), now - worker.spawned_at)
-            self.replace(worker, "startup-timeout", now)
-        elif worker.state != "booting" and worker.last_hb_at is not None:
+        if worker.state is WorkerState.BOOTING:
+            if now - worker.spawned_at > opts.startup_timeout:
+                log.error(
+                    "%s still booting after %.1fs: replacing it", worker.label(), now - worker.spawned_at
+                )
+                self.replace(worker, RestartReason.STARTUP_TIMEOUT, now)
+        elif worker.last_hb_at is not None:
             silent = now - worker.last_hb_at
-            if silent > opts.heartbeat_timeout and not worker.heartbeat.get("debugger"):
+            if silent > opts.heartbeat_timeout and not worker.heartbeat.debugger:
                 log.error(
                     "%s sent no heartbeat for %.1fs: hung; dumping its stacks and replacing it",
                     worker.label(),
@@ -153,13 +135,13 @@ class WorkerPool:
                 )
                 worker.child.send(signal.SIGUSR1)  # faulthandler dumps every thread's stack
                 worker.child.send(signal.SIGCONT)  # so a stopped worker can dump and die
-                self.replace(worker, "hang", now)
+                self.replace(worker, RestartReason.HANG, now)
 
     def track_health(self, now: float) -> None:
         limit = health.stale_after(self.options)
         for worker in self.workers:
             fresh = worker.last_hb_at is not None and now - worker.last_hb_at <= limit
-            if worker.state == "ready" and worker.active and fresh:
+            if worker.state is WorkerState.READY and worker.active and fresh:
                 self.last_healthy_at = now
                 slot = self.slots.get(worker.index)
                 if slot is not None:
@@ -175,24 +157,23 @@ class WorkerPool:
 
     # -- failures: replace at once, with backoff ------------------------------------------
 
-    def replace(self, worker: Worker, reason: str, now: float) -> None:
+    def replace(self, worker: WorkerHandle, reason: RestartReason, now: float) -> None:
         """Stop a failed worker quickly and schedule its slot's respawn with backoff."""
         self.retire(worker, reason, now + HANG_KILL_GRACE)
-        if worker.replaces is not None:
-            self.abandon_replacement(worker, now)
-        elif self.has_successor(worker):
+        if self.recycler.is_replacement(worker):
+            self.abandon_replacement(now)
+        elif self.recycler.successor(worker) is not None:
             self.restarts[reason] += 1
         else:
             self.schedule_respawn(worker.index, reason, now)
 
-    def retire(self, worker: Worker, reason: str, kill_at: float) -> None:
+    def retire(self, worker: WorkerHandle, reason: RestartReason, kill_at: float) -> None:
         """Ask a worker to drain and exit (SIGTERM); SIGKILL follows at ``kill_at``."""
-        if worker.retiring is None:
-            worker.retiring = reason
-            worker.kill_at = kill_at
+        if worker.stopping is None:
+            worker.stopping = Stopping(reason, kill_at)
             worker.child.send(signal.SIGTERM)
 
-    def retire_all(self, reason: str, kill_at: float) -> None:
+    def retire_all(self, reason: RestartReason, kill_at: float) -> None:
         for worker in self.workers:
             self.retire(worker, reason, kill_at)
 
@@ -200,7 +181,7 @@ class WorkerPool:
         for worker in self.workers:
             worker.child.send(signal.SIGKILL)
 
-    def schedule_respawn(self, index: int, reason: str, now: float) -> None:
+    def schedule_respawn(self, index: int, reason: RestartReason, now: float) -> None:
         self.restarts[reason] += 1
         slot = self.slots.get(index)
         if slot is None:  # scaled away meanwhile
@@ -211,98 +192,92 @@ class WorkerPool:
         if delay:
             log.warning("worker %d restarts in %.1fs (crash #%d)", index, delay, slot.policy.crashes)
 
-    def on_exit(self, worker: Worker, status: int, stopping: bool) -> None:
+    def on_exit(self, worker: WorkerHandle, status: int) -> None:
         """A worker process ended: decide what its slot needs now."""
         worker.child.reaped(status)
-        self.drain_pipe(worker)
-        self.retired.add(worker.heartbeat)
+        for msg in worker.child.messages(everything=True):  # its boot error, say
+            self.on_message(worker, msg)
+        self.close_pipe(worker)
+        self.retired.add(worker.heartbeat.counters)
         self.workers.remove(worker)
-        # A retiring worker (recycled, hung) that ends by SIGKILL got it from us.
-        how = describe_exit(status, oom_hint=worker.retiring is None)
+        successor = self.recycler.successor(worker)
+        replacement = self.recycler.is_replacement(worker)
+        self.recycler.forget(worker)
+        # A stopping worker (recycled, hung) that ends by SIGKILL got it from us.
+        how = describe_exit(status, oom_hint=worker.stopping is None)
         slot = self.slots.get(worker.index)
-        if slot is not None and not self.has_successor(worker):
+        if slot is not None and successor is None:
             slot.last_exit = how
         now = self.clock()
-        if worker.retiring is not None:
-            log.info("%s %s (%s)", worker.label(), how, worker.retiring)
-        elif stopping:
+        if worker.stopping is not None:
+            log.info("%s %s (%s)", worker.label(), how, worker.stopping.reason)
+        elif self.shutting_down:
             log.info("%s %s", worker.label(), how)
         elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == protocol.EXIT_BOOT_ERROR:
-            self.on_boot_error(worker, now)
-        elif worker.replaces is not None:
+            self.on_boot_error(worker, replacement, now)
+        elif replacement:
             log.error("replacement %s %s", worker.label(), how)
-            self.abandon_replacement(worker, now)
-        elif self.has_successor(worker):
+            self.abandon_replacement(now)
+        elif successor is not None:
             log.error("%s %s; its replacement takes over", worker.label(), how)
-            self.restarts["crash"] += 1
+            self.restarts[RestartReason.CRASH] += 1
         else:
             log.error("%s %s: restarting it", worker.label(), how)
-            self.schedule_respawn(worker.index, "crash", now)
+            self.schedule_respawn(worker.index, RestartReason.CRASH, now)
 
-    def on_boot_error(self, worker: Worker, now: float) -> None:
+    def on_boot_error(self, worker: WorkerHandle, replacement: bool, now: float) -> None:
         error = worker.boot_error or "the worker exited during boot"
         if not self.ever_ready:
             self.fatal = error  # restarting cannot fix a broken application
-        elif worker.replaces is not None:
+        elif replacement:
             log.error("replacement %s failed to boot: %s", worker.label(), error)
-            self.abandon_replacement(worker, now)
+            self.abandon_replacement(now)
         else:
             log.error("%s failed to boot: %s", worker.label(), error)
-            self.schedule_respawn(worker.index, "boot-error", now)
+            self.schedule_respawn(worker.index, RestartReason.BOOT_ERROR, now)
 
     # -- recycling: the replacement is ready before the old worker drains -----------------
 
-    def recycle(self, worker: Worker, reason: str) -> None:
+    def recycle(self, worker: WorkerHandle, reason: RestartReason) -> None:
         """Queue a healthy worker for replacement; one replacement runs at a time."""
-        if worker.recycle is not None or not worker.active or worker.replaces is not None:
+        if not self.recycler.request(worker, reason, self.clock()):
             return
-        slot = self.slots.get(worker.index)
-        if slot is not None and self.clock() < slot.recycle_after:
-            return
-        worker.recycle = reason
-        self.recycles.append(worker)
-        if reason == "request-timeout":
-            oldest = worker.heartbeat.get("oldest_request") or {}
+        oldest = worker.heartbeat.oldest_request
+        if reason is RestartReason.REQUEST_TIMEOUT and oldest is not None:
             log.warning(
                 "%s: %s %s running for %.1fs exceeds --request-timeout: replacing the worker",
                 worker.label(),
-                oldest.get("method", "?"),
-                oldest.get("path", "?"),
-                worker.heartbeat.get("oldest_request_s", 0.0),
+                oldest.method,
+                oldest.path,
+                oldest.age_s,
             )
 
     def advance_recycle(self, now: float) -> None:
         """Start the next replacement, or retire the old worker once its replacement is ready."""
-        pending = [w for w in self.workers if w.replaces is not None and w.active]
-        if pending:
-            new = pending[0]
-            old = new.replaces
-            assert old is not None
-            if not old.active:  # the old worker died meanwhile: the new one simply takes over
-                new.replaces = None
-            elif self.can_take_over(new, old):
-                reason = old.recycle or "recycle"
-                log.info("%s replaced by pid %d (%s)", old.label(), new.pid, reason)
-                new.replaces = None
+        current = self.recycler.current
+        if current is not None:
+            if self.can_take_over(current.new, current.old):
+                old, reason = current.old, current.reason
+                log.info("%s replaced by pid %d (%s)", old.label(), current.new.pid, reason)
+                self.recycler.current = None
                 self.restarts[reason] += 1
                 if old.index in self.slots:
                     self.slots[old.index].restarts += 1
                 self.retire(old, reason, now + self.drain_deadline())
             return
-        while self.recycles:
-            old = self.recycles.popleft()
-            if old.active:
-                log.info("recycling %s: %s", old.label(), old.recycle)
-                self.spawn(old.index, replaces=old)
-                return
+        due = self.recycler.next_due()
+        if due is not None:
+            old, reason = due
+            log.info("recycling %s: %s", old.label(), reason)
+            self.recycler.start(old, self.spawn(old.index), reason)
 
-    def can_take_over(self, new: Worker, old: Worker) -> bool:
+    def can_take_over(self, new: WorkerHandle, old: WorkerHandle) -> bool:
         """The replacement serves and its checks ran: no moment without a ready worker.
 
         A replacement whose readiness fails takes over only from a worker that fails too,
         so a recycle never makes readiness worse.
         """
-        if new.state != "ready" or not health.checks_reported(new.heartbeat, "readiness"):
+        if new.state is not WorkerState.READY or not health.checks_reported(new.heartbeat, "readiness"):
             return False
         if health.readiness_failure(new.heartbeat) is None:
             return True
@@ -312,40 +287,34 @@ class WorkerPool:
         """How long a retiring worker may drain; its own deadline comes first."""
         return self.options.graceful_timeout + 1.0
 
-    def abandon_replacement(self, new: Worker, now: float) -> None:
+    def abandon_replacement(self, now: float) -> None:
         """A replacement failed: keep the old worker serving and try again later."""
-        old = new.replaces
-        new.replaces = None
-        if old is None:
+        current = self.recycler.current
+        if current is None:
             return
-        slot = self.slots.get(old.index)
+        slot = self.slots.get(current.old.index)
         delay = max(1.0, slot.policy.on_crash(now) if slot is not None else 0.0)
-        if slot is not None:
-            slot.recycle_after = now + delay
-        log.error("keeping %s; its replacement is retried in %.1fs", old.label(), delay)
-        old.recycle = None
+        old = self.recycler.abandon(now, delay)
+        if old is not None:
+            log.error("keeping %s; its replacement is retried in %.1fs", old.label(), delay)
 
-    def has_successor(self, worker: Worker) -> bool:
-        return any(w.replaces is worker for w in self.workers)
-
-    def reload(self, reason: str = "reload") -> None:
+    def reload(self, reason: RestartReason = RestartReason.RELOAD) -> None:
         """SIGHUP: replace every worker, one at a time, with fresh code."""
+        now = self.clock()
         for worker in list(self.workers):
-            if worker.active:
-                self.recycle(worker, reason)
+            self.recycler.request(worker, reason, now)
 
     def reload_changed(self, path: str) -> None:
         """--autoreload: worker 0 saw a code change. Every change is one new attempt, even
         right after a failed one, so the edit that fixes a broken one reloads at once;
         until then the old workers keep serving."""
         log.info("%s changed: reloading the workers", path)
-        for slot in self.slots.values():
-            slot.recycle_after = 0.0
-        self.reload("code-change")
+        self.recycler.retry_now()
+        self.reload(RestartReason.CODE_CHANGE)
 
     @property
     def reloading(self) -> bool:
-        return any(w.recycle == "reload" and w.active for w in self.workers)
+        return self.recycler.reloading
 
     # -- scaling ------------------------------------------------------------------------------
 
@@ -363,24 +332,24 @@ class WorkerPool:
         log.info("scaling down to %d worker(s)", len(self.slots))
         for worker in self.workers:
             if worker.index == index:
-                self.retire(worker, "scale-down", self.clock() + self.drain_deadline())
+                self.retire(worker, RestartReason.SCALE_DOWN, self.clock() + self.drain_deadline())
 
     # -- reporting ---------------------------------------------------------------------------
 
-    def describe(self, now: float) -> list[dict[str, Any]]:
-        return [self.describe_one(w, now) for w in self.workers]
+    def describe(self, now: float) -> tuple[WorkerReport, ...]:
+        return tuple(self.describe_one(w, now) for w in self.workers)
 
-    def describe_one(self, worker: Worker, now: float) -> dict[str, Any]:
+    def describe_one(self, worker: WorkerHandle, now: float) -> WorkerReport:
         slot = self.slots.get(worker.index) or Slot()
         age = now - (worker.last_hb_at if worker.last_hb_at is not None else worker.spawned_at)
-        return {
-            "worker": worker.index,
-            "pid": worker.pid,
-            "state": "draining" if worker.retiring else worker.state,
-            "hb_age_s": round(age, 3),
-            "restarts": slot.restarts,
-            "last_exit": slot.last_exit,
-            "retiring": worker.retiring,
-            "recycle": worker.recycle,
-            "heartbeat": worker.heartbeat,
-        }
+        return WorkerReport(
+            worker=worker.index,
+            pid=worker.pid,
+            state=worker.state,
+            hb_age_s=round(age, 3),
+            restarts=slot.restarts,
+            last_exit=slot.last_exit,
+            retiring=None if worker.stopping is None else worker.stopping.reason,
+            recycle=self.recycler.reason(worker),
+            heartbeat=worker.heartbeat,
+        )

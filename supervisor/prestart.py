@@ -13,9 +13,9 @@ import selectors
 import signal
 from collections.abc import Callable
 
-from supervisor import protocol
 from supervisor.options import Options
-from supervisor.process import ChildProcess, describe_exit, spawn
+from supervisor.process import ChildProcess, Pipe, Reaper, describe_exit, spawn
+from supervisor.protocol import ChildMessage, PrestartStage, PrestartStatus
 
 log = logging.getLogger("hurricane.supervisor")
 
@@ -25,59 +25,64 @@ def needed(options: Options) -> bool:
 
 
 class Prestart:
-    def __init__(self, argv: list[str], options: Options, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        options: Options,
+        clock: Callable[[], float],
+        on_done: Callable[[bool], None],
+    ) -> None:
         self.argv = argv
         self.options = options
         self.clock = clock
+        self.on_done = on_done  # told whether every command succeeded
         self.child: ChildProcess | None = None
-        self.status = "running"
+        self.status = PrestartStatus.RUNNING
         self.stage = ""
         self.failure = ""
         self.started_at = 0.0
-        self.reader = protocol.LineReader("prestart")
 
     @property
     def done(self) -> bool:
-        return self.status == "done"
+        return self.status is PrestartStatus.DONE
 
-    def start(self, selector: selectors.BaseSelector) -> None:
+    def start(self, selector: selectors.BaseSelector, reaper: Reaper) -> None:
         self.started_at = self.clock()
-        self.child = spawn("prestart", self.argv, {"options": self.options.to_json()}, [], "from_child")
-        assert self.child.pipe is not None
-        selector.register(self.child.pipe, selectors.EVENT_READ, lambda: self.on_pipe(selector))
-        log.info("prestart started (pid %d)", self.child.pid)
+        child = self.child = spawn("prestart", self.argv, self.options, pipe=Pipe.FROM_CHILD)
+        assert child.pipe is not None
+        selector.register(child.pipe, selectors.EVENT_READ, lambda: self.on_pipe(child, selector))
+        reaper.watch(child.pid, lambda status: self.on_exit(child, status, selector))
+        log.info("prestart started (pid %d)", child.pid)
 
-    def on_pipe(self, selector: selectors.BaseSelector) -> None:
-        assert self.child is not None and self.child.pipe is not None
-        try:
-            data = os.read(self.child.pipe, 65536)
-        except BlockingIOError:
-            return
-        if not data:
-            selector.unregister(self.child.pipe)
-            self.child.close_pipe()
-            return
-        for msg in self.reader.feed(data):
-            if msg.get("stage"):
-                self.stage = str(msg["stage"])
-                self.status = f"running: {self.stage}"
+    def on_pipe(self, child: ChildProcess, selector: selectors.BaseSelector) -> None:
+        self.take(child.messages())
+        if child.pipe_closed:
+            self.close(child, selector)
 
-    def finished(self, status: int, selector: selectors.BaseSelector) -> bool:
-        """The child exited with wait status ``status``; True if everything succeeded."""
-        assert self.child is not None
-        self.child.reaped(status)
-        if self.child.pipe is not None:
-            selector.unregister(self.child.pipe)
-            self.child.close_pipe()
+    def take(self, messages: list[ChildMessage]) -> None:
+        for msg in messages:
+            if isinstance(msg, PrestartStage):
+                self.stage = msg.stage
+
+    def close(self, child: ChildProcess, selector: selectors.BaseSelector) -> None:
+        if child.pipe is not None:
+            selector.unregister(child.pipe)
+            child.close_pipe()
+
+    def on_exit(self, child: ChildProcess, status: int, selector: selectors.BaseSelector) -> None:
+        child.reaped(status)
+        self.take(child.messages(everything=True))
+        self.close(child, selector)
         took = self.clock() - self.started_at
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-            self.status = "done"
+            self.status = PrestartStatus.DONE
             log.info("prestart finished in %.2fs", took)
-            return True
-        self.status = "failed"
+            self.on_done(True)
+            return
+        self.status = PrestartStatus.FAILED
         self.failure = f"prestart {describe_exit(status)}" + (f" during {self.stage}" if self.stage else "")
         log.error("%s after %.2fs: stopping", self.failure, took)
-        return False
+        self.on_done(False)
 
     def stop(self) -> None:
         if self.child is not None:

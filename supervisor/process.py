@@ -1,27 +1,50 @@
-"""How the supervisor starts one child process, and how it reads a child's end.
+"""How the supervisor starts a child, reads its pipe and learns how it ended.
 
-This is the only module that knows how a child is launched.
+This is the only module that knows how a child is launched; ``child.py`` is
+the child's side of the same contract.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from enum import Enum
+
+from supervisor import protocol
+from supervisor.options import Options
+from supervisor.pipes import PipeReader
+from supervisor.spec import Spec, write_descriptor
+
+log = logging.getLogger("hurricane.supervisor")
+
+ExitHandler = Callable[[int], None]
+
+
+class Pipe(Enum):
+    """Which way a child's pipe carries messages, if it has one."""
+
+    NONE = "none"
+    FROM_CHILD = "from child"
+    TO_CHILD = "to child"
 
 
 class ChildProcess:
-    """One child: its pid, and the read end of its pipe if it has one."""
+    """One child: its pid, its pipe, and how it ended once reaped."""
 
-    def __init__(self, kind: str, popen: subprocess.Popen[bytes], pipe: int | None) -> None:
-        self.kind = kind
+    def __init__(self, role: str, popen: subprocess.Popen[bytes], pipe: int | None) -> None:
+        self.role = role
         self.popen = popen
         self.pid = popen.pid
-        self.pipe = pipe
+        self.pipe = pipe  # our end, non-blocking
+        self.reader = PipeReader(pipe, f"{role} (pid {self.pid})") if pipe is not None else None
         self.status: int | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.status is None
 
     def send(self, sig: int) -> None:
         if self.status is not None:
@@ -37,47 +60,85 @@ class ChildProcess:
         # Tell Popen too, or it would try to reap the pid again later.
         self.popen.returncode = os.waitstatus_to_exitcode(status)
 
+    def messages(self, everything: bool = False) -> list[protocol.ChildMessage]:
+        """The messages that arrived (all that are left, with ``everything``, once it exited)."""
+        if self.reader is None:
+            return []
+        raw = self.reader.read_all() if everything else self.reader.read()
+        decoded = (protocol.decode_child(m, self.reader.lines.name) for m in raw)
+        return [m for m in decoded if m is not None]
+
+    @property
+    def pipe_closed(self) -> bool:
+        """The child's end is closed: it exited (or closed it), nothing more will come."""
+        return self.reader is not None and self.reader.eof
+
     def close_pipe(self) -> None:
         if self.pipe is not None:
             os.close(self.pipe)
             self.pipe = None
-
-    @property
-    def alive(self) -> bool:
-        return self.status is None
+            self.reader = None
 
 
 def spawn(
-    kind: str,
+    role: str,
     argv: Sequence[str],
-    spec: dict[str, Any],
-    pass_fds: Sequence[int],
-    with_pipe: str | None = None,
+    options: Options,
+    fds: dict[str, int] | None = None,
+    pipe: Pipe = Pipe.NONE,
+    index: int = 0,
 ) -> ChildProcess:
-    """Start ``argv --spec JSON``. ``with_pipe`` ("to_child"/"from_child") adds a pipe.
+    """Start ``argv --spec-fd N``; the child reads its Spec from that descriptor.
 
-    The child gets its end of the pipe as ``spec["pipe"]``; the other end is
-    returned in ``ChildProcess.pipe``, non-blocking.
+    ``fds`` are inherited sockets, named in the spec. With a pipe, the child gets
+    its end as ``Spec.pipe`` and ours is returned non-blocking in ``ChildProcess.pipe``.
     """
-    fds = list(pass_fds)
+    fds = dict(fds or {})
     ours = theirs = None
-    if with_pipe is not None:
+    if pipe is not Pipe.NONE:
         read_end, write_end = os.pipe()
-        ours, theirs = (read_end, write_end) if with_pipe == "from_child" else (write_end, read_end)
-        os.set_blocking(ours, False)
-        spec = {**spec, "pipe": theirs}
-        fds.append(theirs)
-    spec = {**spec, "parent_pid": os.getpid()}
+        ours, theirs = (read_end, write_end) if pipe is Pipe.FROM_CHILD else (write_end, read_end)
+    spec = Spec(role, options, os.getpid(), -1 if theirs is None else theirs, index, fds)
+    spec_fd = write_descriptor(spec.to_json().encode())
+    inherited = [*fds.values(), spec_fd, *([theirs] if theirs is not None else [])]
     try:
         popen = subprocess.Popen(
-            [*argv, "--spec", json.dumps(spec)],
-            pass_fds=fds,
-            stdin=subprocess.DEVNULL,
+            [*argv, "--spec-fd", str(spec_fd)], pass_fds=inherited, stdin=subprocess.DEVNULL
         )
+    except BaseException:
+        if ours is not None:
+            os.close(ours)
+        raise
     finally:
+        os.close(spec_fd)
         if theirs is not None:
             os.close(theirs)
-    return ChildProcess(kind, popen, ours)
+    return ChildProcess(role, popen, ours)
+
+
+class Reaper:
+    """Collects every exited child, ours or orphaned (the supervisor may be PID 1), and
+    hands each known pid's wait status to the handler registered for it."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[int, ExitHandler] = {}
+
+    def watch(self, pid: int, handler: ExitHandler) -> None:
+        self.handlers[pid] = handler
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            handler = self.handlers.pop(pid, None)
+            if handler is None:
+                log.debug("reaped pid %d (%s)", pid, describe_exit(status))
+            else:
+                handler(status)
 
 
 def describe_exit(status: int, oom_hint: bool = True) -> str:

@@ -1,134 +1,271 @@
-"""The heartbeat wire format shared by workers, the supervisor and the probe.
+"""The messages that cross process boundaries, and the words they are made of.
 
-One JSON object per line, starting with ``v``. Lines stay below ``PIPE_BUF``
-so a write to a pipe is atomic: a reader never sees half a heartbeat.
+Children send the supervisor one JSON object per line on their own pipe
+(heartbeats, a boot error, a reload request, a prestart stage); the supervisor
+sends the probe a health snapshot per line. Every message is a frozen
+dataclass here; ``wire.py`` turns it into JSON and back, and ``pipes.py`` frames
+the lines. docs/architecture.md describes the protocol as a whole.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from supervisor.wire import WireError, from_wire, to_wire
 
 log = logging.getLogger("hurricane.supervisor")
 
 VERSION = 1
 MAX_LINE = 4096  # PIPE_BUF on Linux: writes up to this size are atomic.
 
-# Reserved worker exit codes. 3 is Django's autoreloader's "restart me".
+# Reserved exit codes. 3 is Django's autoreloader's "restart me".
 EXIT_USAGE = 2
-EXIT_BOOT_ERROR = 4  # the worker could not load the application: restarting cannot help
+EXIT_BOOT_ERROR = 4  # a worker could not load the application: restarting cannot help
 EXIT_PARENT_GONE = 5  # the supervisor died; the child leaves with it
 # The supervisor's own exit code when the application cannot load at all (its
 # workers exit with EXIT_BOOT_ERROR before any was ready): a restart cannot help.
 EXIT_CANNOT_START = EXIT_BOOT_ERROR
 
-Message = dict[str, Any]
+
+class Phase(StrEnum):
+    """The whole server's phase, as the supervisor drives it."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    DRAINING = "draining"  # readiness fails, the app still serves (--shutdown-delay)
+    STOPPING = "stopping"  # the workers drain and exit
+
+    @property
+    def shutting_down(self) -> bool:
+        return self in (Phase.DRAINING, Phase.STOPPING)
+
+
+class WorkerState(StrEnum):
+    BOOTING = "booting"
+    READY = "ready"
+    DRAINING = "draining"
+
+
+class RestartReason(StrEnum):
+    """Why a worker was replaced or stopped: the log, /metrics and the snapshot use these."""
+
+    CRASH = "crash"
+    HANG = "hang"
+    STARTUP_TIMEOUT = "startup-timeout"
+    BOOT_ERROR = "boot-error"
+    MAX_REQUESTS = "max-requests"
+    MAX_MEMORY = "max-memory"
+    MAX_AGE = "max-age"
+    REQUEST_TIMEOUT = "request-timeout"
+    RELOAD = "reload"
+    CODE_CHANGE = "code-change"
+    SCALE_DOWN = "scale-down"
+    SHUTDOWN = "shutdown"
+
+
+class PrestartStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class MessageType(StrEnum):
+    HEARTBEAT = "heartbeat"
+    BOOT_ERROR = "boot_error"
+    RELOAD = "reload"
+    PRESTART_STAGE = "prestart"
+    SNAPSHOT = "snapshot"
+
+
+# -- what a worker reports ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckError:
+    id: str
+    level: str  # ERROR or CRITICAL
+    msg: str
+    hint: str | None = None  # only from a worker with DEBUG = True: hints may name internals
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The latest run of one tag's checks in one worker."""
+
+    ok: bool
+    errors: tuple[CheckError, ...] = ()
+    took_ms: float | None = None
+    age_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DbResult:
+    """The latest round-trip to one database alias."""
+
+    ok: bool
+    msg: str = ""
+    took_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunningRequest:
+    """The request a worker has been running longest."""
+
+    method: str
+    path: str
+    age_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Cumulative latency buckets (see counters.LATENCY_BUCKETS; the last counts all) and the sum."""
+
+    buckets: tuple[int, ...] = ()
+    sum_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Responses by method and status class (``{"GET": {"2xx": 120}}``) and their latency."""
+
+    responses: dict[str, dict[str, int]] = field(default_factory=dict)
+    latency: Latency = Latency()
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A worker's state, sent from its event loop every --heartbeat-interval."""
+
+    pid: int = 0
+    worker: int = 0
+    state: WorkerState = WorkerState.BOOTING
+    loop_lag_ms: float = 0.0
+    in_flight: int = 0
+    queued: int = 0  # requests waiting for a view thread
+    threads: int = 0
+    requests_total: int = 0
+    oldest_request: RunningRequest | None = None
+    rss_bytes: int | None = None
+    checks: dict[str, CheckResult] = field(default_factory=dict)  # by tag
+    db: dict[str, DbResult] = field(default_factory=dict)  # by alias
+    debugger: bool = False  # a debugger is attached: a paused loop is not a hang
+    routes: dict[str, int] = field(default_factory=dict)  # routes placed inline or serial
+    counters: Counters = Counters()
+    unmeasured: dict[str, str] = field(default_factory=dict)  # what could not be measured, and why
+    type: MessageType = MessageType.HEARTBEAT
+
+    @property
+    def oldest_request_s(self) -> float:
+        return 0.0 if self.oldest_request is None else self.oldest_request.age_s
+
+
+@dataclass(frozen=True, slots=True)
+class BootError:
+    """A worker could not load the application; it exits with EXIT_BOOT_ERROR next."""
+
+    error: str
+    pid: int = 0
+    type: MessageType = MessageType.BOOT_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadRequest:
+    """--autoreload: worker 0 saw ``path`` change."""
+
+    path: str
+    pid: int = 0
+    type: MessageType = MessageType.RELOAD
+
+
+@dataclass(frozen=True, slots=True)
+class PrestartStage:
+    """What the prestart child is doing now, for /startup's reason."""
+
+    stage: str
+    type: MessageType = MessageType.PRESTART_STAGE
+
+
+ChildMessage = Heartbeat | BootError | ReloadRequest | PrestartStage
+
+
+# -- what the supervisor tells the probe ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReport:
+    """One worker process as the supervisor sees it, with its latest heartbeat."""
+
+    worker: int
+    pid: int
+    state: WorkerState = WorkerState.BOOTING
+    hb_age_s: float = 0.0  # since its last heartbeat (or its start, before the first)
+    restarts: int = 0  # of its slot
+    last_exit: str | None = None  # how its slot's previous process ended
+    retiring: RestartReason | None = None  # why it is being stopped
+    recycle: RestartReason | None = None  # why it is due for replacement
+    heartbeat: Heartbeat = Heartbeat()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the probes answer from; the supervisor sends one at every step."""
+
+    phase: Phase = Phase.STARTING
+    prestart: PrestartStatus = PrestartStatus.DONE
+    prestart_stage: str = ""
+    startup_done: bool = False
+    startup_s: float | None = None
+    uptime_s: float = 0.0
+    since_healthy_s: float = 0.0  # since some worker last counted as healthy
+    restarts: dict[str, int] = field(default_factory=dict)  # by RestartReason
+    workers: tuple[WorkerReport, ...] = ()
+    retired: Counters = Counters()  # the counts of workers that have exited
+    type: MessageType = MessageType.SNAPSHOT
+
+
+MESSAGES: dict[str, type[ChildMessage]] = {
+    MessageType.HEARTBEAT: Heartbeat,
+    MessageType.BOOT_ERROR: BootError,
+    MessageType.RELOAD: ReloadRequest,
+    MessageType.PRESTART_STAGE: PrestartStage,
+}
 
 
 class LineTooLong(ValueError):
     """An encoded message does not fit in one atomic pipe write."""
 
 
-def encode(msg: Mapping[str, Any], limit: int = MAX_LINE) -> bytes:
-    """Encode one message as a protocol line; raise LineTooLong past ``limit``."""
-    line = json.dumps({"v": VERSION, **msg}, separators=(",", ":"), default=str).encode()
-    line += b"\n"
+def encode(msg: ChildMessage | Snapshot, limit: int = MAX_LINE) -> bytes:
+    """One message as a protocol line; raise LineTooLong past ``limit``."""
+    line = json.dumps({"v": VERSION, **to_wire(msg)}, separators=(",", ":")).encode() + b"\n"
     if len(line) > limit:
         raise LineTooLong(f"message of {len(line)} bytes exceeds {limit}")
     return line
 
 
-def write_line(fd: int, line: bytes) -> bool:
-    """Write one line to a non-blocking pipe; False if it would block (the line is dropped).
+def decode_child(data: dict[str, Any], source: str) -> ChildMessage | None:
+    """A child's message from its JSON object; None (logged) if it is not one we know."""
+    kind = MESSAGES.get(str(data.get("type", "")))
+    if kind is None:
+        log.warning("%s: skipping a message of unknown type %.40r", source, data.get("type"))
+        return None
+    return _decode(kind, data, source)
 
-    BrokenPipeError propagates: the reader is gone.
-    """
+
+def decode_snapshot(data: dict[str, Any], source: str) -> Snapshot | None:
+    return _decode(Snapshot, data, source)
+
+
+M = TypeVar("M")
+
+
+def _decode(kind: type[M], data: dict[str, Any], source: str) -> M | None:
     try:
-        written = os.write(fd, line)
-    except BlockingIOError:
-        return False
-    # Lines up to PIPE_BUF are written whole or not at all.
-    return written == len(line)
-
-
-class LineReader:
-    """Incremental parser: feed it bytes as they arrive, get whole messages back.
-
-    Partial lines wait for the rest; malformed and oversize lines are logged and
-    skipped, never fatal.
-    """
-
-    def __init__(self, name: str, limit: int = MAX_LINE) -> None:
-        self.name = name
-        self.limit = limit
-        self._buffer = b""
-        self._discarding = False
-
-    def feed(self, data: bytes) -> list[Message]:
-        self._buffer += data
-        messages: list[Message] = []
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                break
-            line, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
-            if self._discarding:
-                self._discarding = False
-                continue
-            msg = self._parse(line)
-            if msg is not None:
-                messages.append(msg)
-        if len(self._buffer) > self.limit:
-            log.warning("%s: dropping a line longer than %d bytes", self.name, self.limit)
-            self._buffer = b""
-            self._discarding = True
-        return messages
-
-    def _parse(self, line: bytes) -> Message | None:
-        if len(line) >= self.limit:
-            log.warning("%s: dropping a line longer than %d bytes", self.name, self.limit)
-            return None
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            log.warning("%s: skipping a malformed line: %.80r", self.name, line)
-            return None
-        if not isinstance(msg, dict) or "v" not in msg:
-            log.warning("%s: skipping a line that is not a message: %.80r", self.name, line)
-            return None
-        return msg
-
-
-class SnapshotWriter:
-    """Sends whole lines down a non-blocking pipe to one reader, never blocking.
-
-    Used for snapshots, which may exceed ``PIPE_BUF``: a partial write is
-    finished before the next line starts, and while the reader lags, newer lines
-    replace the one that has not started yet, since only the latest matters.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._partial = b""
-        self._next = b""
-
-    def send(self, line: bytes) -> None:
-        self._next = line
-        self.flush()
-
-    def flush(self) -> None:
-        for _ in range(2):
-            if not self._partial:
-                self._partial, self._next = self._next, b""
-            if not self._partial:
-                return
-            try:
-                written = os.write(self.fd, self._partial)
-            except BlockingIOError:
-                return
-            self._partial = self._partial[written:]
-            if self._partial:
-                return
+        return from_wire(kind, data)
+    except WireError as exc:
+        log.warning("%s: skipping a malformed message: %s", source, exc)
+        return None

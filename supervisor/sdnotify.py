@@ -12,7 +12,8 @@ import logging
 import socket
 import time
 from collections.abc import Mapping
-from typing import Any
+
+from supervisor.protocol import Phase, Snapshot, WorkerState
 
 log = logging.getLogger("hurricane.supervisor")
 
@@ -101,20 +102,19 @@ def watchdog_usec(environ: Mapping[str, str], pid: int) -> int | None:
     return usec if usec > 0 else None
 
 
-def status_text(snapshot: Mapping[str, Any], wanted: int) -> str:
+def status_text(snapshot: Snapshot, wanted: int) -> str:
     """One line for ``systemctl status``: the phase and how many workers are ready."""
-    workers = snapshot.get("workers", [])
-    ready = sum(1 for w in workers if w.get("state") == "ready")
-    restarts = sum(snapshot.get("restarts", {}).values())
+    workers = snapshot.workers
+    ready = sum(1 for w in workers if w.state is WorkerState.READY)
+    restarts = sum(snapshot.restarts.values())
     text = f"{ready}/{wanted} workers ready"
     if restarts:
         text += f", {plural(restarts, 'restart')}"
-    phase = snapshot.get("phase")
-    if phase == "draining":
+    if snapshot.phase is Phase.DRAINING:
         return f"shutting down, still serving: {text}"
-    if phase == "stopping":
+    if snapshot.phase is Phase.STOPPING:
         return f"stopping: {plural(len(workers), 'worker')} finishing their requests"
-    if not snapshot.get("startup_done"):
+    if not snapshot.startup_done:
         return f"starting: {text}"
     return text
 

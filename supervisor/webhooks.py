@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from supervisor import health
 from supervisor.options import Options
+from supervisor.protocol import Snapshot
 
 log = logging.getLogger("hurricane.supervisor")
 
@@ -41,7 +42,7 @@ def post(url: str, body: bytes, timeout: float) -> None:
         method="POST",
         headers={"Content-Type": "application/json", "User-Agent": "hurricane-webhook"},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) only
         response.read()
 
 
@@ -105,10 +106,10 @@ class Webhooks:
             }
         )
 
-    def observe(self, snapshot: health.Snapshot) -> None:
+    def observe(self, snapshot: Snapshot) -> None:
         """Called with every snapshot: send on startup, then on every change of a verdict."""
         if not self.started:
-            if snapshot.get("startup_done"):
+            if snapshot.startup_done:
                 self.started = True
                 self.send("startup", True, "ok")
             return

@@ -1,14 +1,13 @@
-"""The supervisor's records of worker processes and of the slots they fill."""
+"""The supervisor's record of each worker process, and of the slots they fill."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
 
-from supervisor import protocol
 from supervisor.options import Options
 from supervisor.process import ChildProcess
+from supervisor.protocol import Heartbeat, RestartReason, WorkerState
 from supervisor.restart import RestartPolicy
 
 MiB = 1024 * 1024
@@ -16,23 +15,26 @@ MEMORY_STRIKES = 3  # heartbeats in a row above --max-memory: a spike does not r
 
 
 @dataclass
-class Worker:
+class Stopping:
+    """A worker asked to drain and exit: why, and when SIGKILL follows."""
+
+    reason: RestartReason
+    kill_at: float | None
+
+
+@dataclass
+class WorkerHandle:
     """One worker process, from spawn to reaping."""
 
     index: int
     child: ChildProcess
-    reader: protocol.LineReader
     spawned_at: float
     request_limit: int | None = None
     age_limit: float | None = None
     last_hb_at: float | None = None
-    heartbeat: dict[str, Any] = field(default_factory=dict)
-    state: str = "booting"
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
     boot_error: str | None = None
-    retiring: str | None = None  # why we are stopping it, once we are
-    kill_at: float | None = None
-    recycle: str | None = None  # why it is due for replacement, once it is
-    replaces: Worker | None = None  # the worker this one is replacing
+    stopping: Stopping | None = None
     memory_strikes: int = 0
 
     @property
@@ -40,9 +42,16 @@ class Worker:
         return self.child.pid
 
     @property
+    def state(self) -> WorkerState:
+        """Booting until its first ready heartbeat; draining once asked to stop."""
+        if self.stopping is not None:
+            return WorkerState.DRAINING
+        return self.heartbeat.state if self.last_hb_at is not None else WorkerState.BOOTING
+
+    @property
     def active(self) -> bool:
         """Serving its slot: alive and not being stopped."""
-        return self.retiring is None and self.child.alive
+        return self.stopping is None and self.child.alive
 
     def label(self) -> str:
         return f"worker {self.index} (pid {self.pid})"
@@ -56,7 +65,6 @@ class Slot:
     restarts: int = 0
     last_exit: str | None = None
     respawn_at: float | None = 0.0
-    recycle_after: float = 0.0  # a failed replacement delays the next attempt
 
 
 def limits(options: Options, rng: random.Random) -> tuple[int | None, float | None]:
@@ -70,20 +78,20 @@ def limits(options: Options, rng: random.Random) -> tuple[int | None, float | No
     return requests, age
 
 
-def recycle_reason(worker: Worker, now: float, options: Options) -> str | None:
+def recycle_reason(worker: WorkerHandle, now: float, options: Options) -> RestartReason | None:
     """Why a healthy worker should be replaced now, if it should. Updates memory strikes."""
     hb = worker.heartbeat
-    if worker.request_limit is not None and hb.get("requests_total", 0) >= worker.request_limit:
-        return "max-requests"
-    if options.max_memory is not None and hb.get("rss_bytes"):
-        if hb["rss_bytes"] > options.max_memory * MiB:
+    if worker.request_limit is not None and hb.requests_total >= worker.request_limit:
+        return RestartReason.MAX_REQUESTS
+    if options.max_memory is not None and hb.rss_bytes:
+        if hb.rss_bytes > options.max_memory * MiB:
             worker.memory_strikes += 1
         else:
             worker.memory_strikes = 0
         if worker.memory_strikes >= MEMORY_STRIKES:
-            return "max-memory"
+            return RestartReason.MAX_MEMORY
     if worker.age_limit is not None and now - worker.spawned_at >= worker.age_limit:
-        return "max-age"
-    if options.request_timeout is not None and hb.get("oldest_request_s", 0) > options.request_timeout:
-        return "request-timeout"
+        return RestartReason.MAX_AGE
+    if options.request_timeout is not None and hb.oldest_request_s > options.request_timeout:
+        return RestartReason.REQUEST_TIMEOUT
     return None

@@ -31,7 +31,7 @@ class Receiver(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Receiver
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+    def do_POST(self) -> None:  # the name http.server dispatches to
         body = self.rfile.read(int(self.headers["Content-Length"]))
         time.sleep(self.server.delay)
         self.server.received.append({**json.loads(body), "_content_type": self.headers["Content-Type"]})

@@ -1,1 +1,2 @@
-"""The worker process: Tornado serving the Django WSGI application on the shared socket."""
+"""The worker process: Hurricane's own HTTP/1.1 server on an asyncio event loop, serving the
+Django WSGI application on the listening socket the supervisor shares with it."""

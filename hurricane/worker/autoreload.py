@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.utils import autoreload
 
 from supervisor import protocol
+from supervisor.child import ParentPipe
 from supervisor.options import Options
 
 log = logging.getLogger("hurricane.worker")
@@ -65,23 +66,19 @@ def collect_static(path: Path) -> None:
     log.info("collectstatic finished in %.2fs", time.monotonic() - started)
 
 
-def request_reload(pipe: int, path: Path) -> None:
+def request_reload(parent: ParentPipe, path: Path) -> None:
     """Tell the supervisor, from the watcher thread: one line below PIPE_BUF is written whole."""
     log.info("%s changed: asking for a reload", path)
-    line = protocol.encode({"type": "reload", "pid": os.getpid(), "path": str(path)[:1000]})
-    try:
-        if not protocol.write_line(pipe, line):
-            log.warning("reload request dropped: the supervisor is not reading")
-    except BrokenPipeError:
-        pass  # the supervisor is gone; the worker notices on its own
+    if not parent.send(protocol.ReloadRequest(str(path)[:1000], os.getpid())):
+        log.warning("reload request dropped: the supervisor is not reading")
 
 
-def start(options: Options, pipe: int) -> None:
+def start(options: Options, parent: ParentPipe) -> None:
     roots = [Path(p).resolve() for p in options.static_watch]
     for root in roots:
         if not root.is_dir():
             log.error("--static-watch %s is not a directory", root)
-    watcher = Watcher(lambda path: request_reload(pipe, path), [r for r in roots if r.is_dir()])
+    watcher = Watcher(lambda path: request_reload(parent, path), [r for r in roots if r.is_dir()])
     thread = threading.Thread(
         target=watcher.run, args=(threading.main_thread(),), name="hurricane-autoreload", daemon=True
     )

@@ -4,6 +4,10 @@ Runs on the event loop. A connection is IDLE (between requests), reading a HEAD 
 BODY, or waiting for the APPlication's response; while the application runs, at
 most a request head's worth of what the client sends next is buffered.
 Every state but APP has a deadline, checked by the listener's sweep.
+
+A connection is given what it uses (the loop, the options, the function that
+handles a request, the registry of open connections) and knows nothing of the
+listener or of WSGI, so it can be driven on a fake transport in a test.
 """
 
 from __future__ import annotations
@@ -12,14 +16,13 @@ import asyncio
 import enum
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, MutableSet
+from typing import IO, Any, cast
 
 from hurricane.worker.body import Body, BodyTooLarge
 from hurricane.worker.request import MAX_HEAD, BadRequest, RequestHead, parse_head
 from hurricane.worker.response import error_response
-
-if TYPE_CHECKING:
-    from hurricane.worker.listener import Listener
+from supervisor.options import Options
 
 log = logging.getLogger("hurricane.worker")
 
@@ -38,11 +41,23 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+# Starts one request on the loop thread: the connection, its head, its body (None when
+# empty) and the body's size. The connection waits in APP until the response is written.
+Handler = Callable[["Connection", RequestHead, IO[bytes] | None, int], None]
+
+
 class Connection(asyncio.Protocol):
-    def __init__(self, listener: Listener) -> None:
-        self.listener = listener
-        self.loop = listener.loop
-        self.options = listener.options
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        options: Options,
+        handle: Handler,
+        registry: MutableSet[Connection],
+    ) -> None:
+        self.loop = loop
+        self.options = options
+        self.handle = handle
+        self.registry = registry
         self.state = State.IDLE
         self.buffer = bytearray()
         # The first request is due within the read timeout; keep-alive idling comes later.
@@ -67,7 +82,7 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.peer = (str(peer[0]), int(peer[1]))
-        self.listener.connections.add(self)
+        self.registry.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self.state is State.LINGER:
@@ -87,7 +102,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.state = State.CLOSED
         self.deadline = None
-        self.listener.connections.discard(self)
+        self.registry.discard(self)
         self.release_writers()
 
     def pause_writing(self) -> None:
@@ -171,9 +186,9 @@ class Connection(asyncio.Protocol):
         self.deadline = None
         self.requests += 1
         if body is None:
-            self.listener.server.handle(self, head, None, 0)
+            self.handle(self, head, None, 0)
         else:
-            self.listener.server.handle(self, head, body.input(), body.size)
+            self.handle(self, head, body.input(), body.size)
 
     def refuse(self, status: int) -> None:
         """Answer a request we cannot read with ``status``, then close."""

@@ -9,17 +9,14 @@ from urllib.parse import unquote_to_bytes
 
 from hurricane.worker.request import RequestHead
 from hurricane.worker.response import FileWrapper
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from supervisor.options import networks
 
 
 class TrustedProxies:
     """Peers whose X-Forwarded-For and X-Forwarded-Proto headers we believe."""
 
     def __init__(self, spec: str) -> None:
-        items = [item.strip() for item in spec.split(",") if item.strip()]
-        self.everyone = "*" in items
-        self.networks: list[Network] = [ipaddress.ip_network(i, strict=False) for i in items if i != "*"]
+        self.everyone, self.networks = networks(spec)  # validated by the option already
 
     def __bool__(self) -> bool:
         return self.everyone or bool(self.networks)

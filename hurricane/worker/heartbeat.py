@@ -1,28 +1,57 @@
-"""The worker's heartbeat: sent from the event loop, so a blocked loop goes silent."""
+"""The worker's heartbeat: sent from the event loop, so a blocked loop goes silent.
+
+A heartbeat never fails for want of a measurement: what cannot be measured is
+reported in the heartbeat (``unmeasured``) instead, and measuring needs no new
+file descriptor, so a worker out of descriptors still beats.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import os
 import time
-from typing import Any
-
-import psutil
-from tornado.ioloop import PeriodicCallback
+from collections.abc import Callable
+from typing import TypeVar
 
 from hurricane import debugging
 from hurricane.checks import CheckRunner
 from hurricane.worker.placement import RoutePlacement
 from hurricane.worker.stats import RequestStats
 from supervisor import protocol
+from supervisor.child import ParentPipe
+from supervisor.protocol import CheckError, CheckResult, DbResult, Heartbeat, WorkerState
 
 log = logging.getLogger("hurricane.worker")
 
+T = TypeVar("T")
 
-class Heartbeat:
+
+class ResidentMemory:
+    """The process's resident set size, read from a ``/proc/self/statm`` kept open."""
+
+    def __init__(self) -> None:
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        try:
+            self.fd: int | None = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:  # not Linux: psutil opens what it needs on each call
+            self.fd = None
+
+    def read(self) -> int:
+        if self.fd is None:
+            import psutil
+
+            return int(psutil.Process().memory_info().rss)
+        return int(os.pread(self.fd, 256, 0).split()[1]) * self.page
+
+
+class HeartbeatSender:
+    """Builds and sends this worker's heartbeats every ``interval`` seconds, on the loop."""
+
     def __init__(
         self,
-        pipe: int,
+        parent: ParentPipe,
         index: int,
         interval: float,
         threads: int,
@@ -30,26 +59,31 @@ class Heartbeat:
         checks: CheckRunner,
         placement: RoutePlacement | None = None,
     ) -> None:
-        self.pipe = pipe
+        self.parent = parent
         self.index = index
         self.interval = interval
         self.threads = threads
         self.stats = stats
         self.checks = checks
         self.placement = placement
-        self.state = "booting"
-        self.seq = 0
+        self.state = WorkerState.BOOTING
         self.loop_lag = 0.0
+        self.memory = ResidentMemory()
         self._last = time.monotonic()
-        self._process = psutil.Process()
-        self._timer = PeriodicCallback(self.beat, interval * 1000)
+        self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self._last = time.monotonic()
-        self._timer.start()
+        self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
 
     def stop(self) -> None:
-        self._timer.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self.interval, self._tick)
+        self.beat()
 
     def send_now(self) -> None:
         """An extra heartbeat, for news that should not wait (new check results)."""
@@ -62,65 +96,66 @@ class Heartbeat:
         self._last = now
         self.send(self.message(now))
 
-    def message(self, now: float) -> dict[str, Any]:
-        self.seq += 1
+    def message(self, now: float) -> Heartbeat:
+        unmeasured: dict[str, str] = {}
         checks, db = self.checks.report(now)
-        oldest = self.stats.oldest()
-        return {
-            "pid": os.getpid(),
-            "worker": self.index,
-            "seq": self.seq,
-            "state": self.state,
-            "loop_lag_ms": round(1000 * self.loop_lag, 2),
-            "in_flight": self.stats.in_flight,
-            "queued": self.stats.queued,
-            "threads": self.threads,
-            "requests_total": self.stats.requests_total,
-            "oldest_request_s": oldest["age_s"] if oldest else 0.0,
-            "oldest_request": oldest,
-            "rss_bytes": self._process.memory_info().rss,
-            "checks": checks,
-            "db": db,
-            "debugger": debugging.attached(),  # a breakpoint may pause the loop: not a hang
-            "routes": {} if self.placement is None else self.placement.counts(),
-            **self.stats.counters(),
-        }
+        return Heartbeat(
+            pid=os.getpid(),
+            worker=self.index,
+            state=self.state,
+            loop_lag_ms=round(1000 * self.loop_lag, 2),
+            in_flight=self.stats.in_flight,
+            queued=self.stats.queued,
+            threads=self.threads,
+            requests_total=self.stats.requests_total,
+            oldest_request=self.stats.oldest(),
+            rss_bytes=measured("rss", self.memory.read, unmeasured),
+            checks=checks,
+            db=db,
+            debugger=bool(measured("debugger", debugging.attached, unmeasured)),
+            routes={} if self.placement is None else self.placement.counts(),
+            counters=self.stats.counters(),
+            unmeasured=unmeasured,
+        )
 
-    def send(self, msg: dict[str, Any]) -> None:
-        line = fit(msg)
-        try:
-            if not protocol.write_line(self.pipe, line):
-                log.debug("heartbeat dropped: the supervisor is not reading")
-        except BrokenPipeError:
-            log.error("the supervisor is gone: exiting")
-            os._exit(protocol.EXIT_PARENT_GONE)
+    def send(self, heartbeat: Heartbeat) -> None:
+        if not self.parent.send_line(fit(heartbeat)):
+            log.debug("heartbeat dropped: the supervisor is not reading")
 
 
-def fit(msg: dict[str, Any]) -> bytes:
+def measured(what: str, read: Callable[[], T], unmeasured: dict[str, str]) -> T | None:
+    """``read()``, or None with the reason noted in ``unmeasured``: a heartbeat never fails."""
+    try:
+        return read()
+    except Exception as exc:
+        unmeasured[what] = f"{type(exc).__name__}: {exc}"[:200]
+        return None
+
+
+def fit(heartbeat: Heartbeat) -> bytes:
     """Encode a heartbeat as one atomic write, shortening check details if it must."""
-    for shorten in (lambda m: m, shrink, bare):
+    for shorten in (lambda h: h, shrink, bare):
         try:
-            return protocol.encode(shorten(msg))
+            return protocol.encode(shorten(heartbeat))
         except protocol.LineTooLong:
             continue
     raise protocol.LineTooLong("a heartbeat without details is still too long")
 
 
-def bare(msg: dict[str, Any]) -> dict[str, Any]:
+def bare(heartbeat: Heartbeat) -> Heartbeat:
     """The last resort: verdicts only, no messages."""
-    checks = {tag: {"ok": r.get("ok"), "age_s": r.get("age_s")} for tag, r in msg.get("checks", {}).items()}
-    db = {alias: {"ok": r.get("ok")} for alias, r in msg.get("db", {}).items()}
-    return {**msg, "checks": checks, "db": db}
+    checks = {tag: CheckResult(ok=r.ok, age_s=r.age_s) for tag, r in heartbeat.checks.items()}
+    db = {alias: DbResult(ok=r.ok) for alias, r in heartbeat.db.items()}
+    return dataclasses.replace(heartbeat, checks=checks, db=db, unmeasured={})
 
 
-def shrink(msg: dict[str, Any]) -> dict[str, Any]:
+def shrink(heartbeat: Heartbeat) -> Heartbeat:
     """Fit a heartbeat into one atomic write: keep the first error of each check, shortened."""
     checks = {}
-    for tag, result in msg.get("checks", {}).items():
-        errors = result.get("errors", [])
-        first = [{**e, "msg": str(e.get("msg", ""))[:200], "hint": None} for e in errors[:1]]
-        if len(errors) > 1:
-            first.append({"id": "hurricane.W001", "level": "ERROR", "msg": f"+{len(errors) - 1} more"})
-        checks[tag] = {**result, "errors": first}
-    db = {a: {**r, "msg": str(r.get("msg", ""))[:200]} for a, r in msg.get("db", {}).items()}
-    return {**msg, "checks": checks, "db": db}
+    for tag, result in heartbeat.checks.items():
+        errors = [dataclasses.replace(e, msg=e.msg[:200], hint=None) for e in result.errors[:1]]
+        if len(result.errors) > 1:
+            errors.append(CheckError("hurricane.W001", "ERROR", f"+{len(result.errors) - 1} more"))
+        checks[tag] = dataclasses.replace(result, errors=tuple(errors))
+    db = {alias: dataclasses.replace(r, msg=r.msg[:200]) for alias, r in heartbeat.db.items()}
+    return dataclasses.replace(heartbeat, checks=checks, db=db)

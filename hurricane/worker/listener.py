@@ -6,13 +6,10 @@ import asyncio
 import errno
 import logging
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hurricane.worker.connection import Connection, State
+from hurricane.worker.connection import Connection, Handler, State
 from supervisor.options import Options
-
-if TYPE_CHECKING:
-    from hurricane.worker.wsgi import WSGIServer
 
 log = logging.getLogger("hurricane.worker")
 
@@ -24,8 +21,8 @@ OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class Listener:
-    def __init__(self, server: WSGIServer, options: Options, sock: socket.socket) -> None:
-        self.server = server
+    def __init__(self, handle: Handler, options: Options, sock: socket.socket) -> None:
+        self.handle = handle
         self.options = options
         self.sock = sock
         self.loop: asyncio.AbstractEventLoop  # the running loop, from start() on
@@ -34,13 +31,12 @@ class Listener:
         self.adopting = 0
         self.stopped = False
         self.sweep_every = max(0.02, min(1.0, options.keep_alive_timeout / 4, options.read_timeout / 4))
-        self._sweeper: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.sock.setblocking(False)
         self.resume()
-        self._sweeper = self.loop.call_later(self.sweep_every, self.sweep)
+        self.loop.call_later(self.sweep_every, self.sweep)
 
     def resume(self) -> None:
         if not self.accepting and not self.stopped:
@@ -88,8 +84,11 @@ class Listener:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # The transport comes up on a later loop iteration; until then the drain must count it.
         self.adopting += 1
-        task = asyncio.ensure_future(self.loop.connect_accepted_socket(lambda: Connection(self), conn))
+        task = asyncio.ensure_future(self.loop.connect_accepted_socket(self.new_connection, conn))
         task.add_done_callback(self.adopted)
+
+    def new_connection(self) -> Connection:
+        return Connection(self.loop, self.options, self.handle, self.connections)
 
     def adopted(self, task: asyncio.Future[Any]) -> None:
         self.adopting -= 1
@@ -100,7 +99,7 @@ class Listener:
         now = self.loop.time()
         for conn in [c for c in self.connections if c.deadline is not None and c.deadline < now]:
             conn.expire()
-        self._sweeper = self.loop.call_later(self.sweep_every, self.sweep)
+        self.loop.call_later(self.sweep_every, self.sweep)
 
     def close_idle(self) -> None:
         """Close connections idle for a moment: a client sends its next request right after

@@ -6,24 +6,15 @@ import re
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import IO
 
-from hurricane.worker.request import RequestHead
+from hurricane.worker.request import TOKEN, RequestHead
 
 NO_BODY_STATUSES = {204, 304}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te"}
 FILE_BLOCK = 64 * 1024
 STATUS_LINE = re.compile(r"[1-5][0-9]{2} [^\r\n]*")
-TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-REASONS = {
-    400: "Bad Request",
-    408: "Request Timeout",
-    413: "Content Too Large",
-    414: "URI Too Long",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 
 
 class Response:
@@ -53,7 +44,7 @@ class Response:
         if not STATUS_LINE.fullmatch(self.status):
             raise ValueError(f"invalid status line {self.status!r}")
         for name, value in self.headers:
-            if not TOKEN.fullmatch(name) or "\r" in value or "\n" in value:
+            if not TOKEN.fullmatch(name.encode("latin-1")) or "\r" in value or "\n" in value:
                 raise ValueError(f"invalid response header {name!r}: {value!r}")
             if name.lower() == "content-length" and not value.strip().isdigit():
                 raise ValueError(f"invalid Content-Length {value!r}")
@@ -114,7 +105,7 @@ class Response:
 
 def error_response(status: int, version: str = "HTTP/1.1") -> bytes:
     """A complete response for a request we refuse before the application sees it."""
-    reason = REASONS.get(status, "Error")
+    reason = HTTPStatus(status).phrase
     body = f"{status} {reason}\n".encode()
     return (
         f"{version} {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import Any
 
 from supervisor.counters import Histogram, Responses, method_label, status_class
+from supervisor.protocol import Counters, RunningRequest
 
 
 class RequestStats:
@@ -46,9 +46,9 @@ class RequestStats:
         by_class[klass] = by_class.get(klass, 0) + 1
         self.latency.observe(time.monotonic() - started)
 
-    def counters(self) -> dict[str, Any]:
-        """The heartbeat's share: see ``supervisor.counters`` for the wire form."""
-        return {"responses": self.responses, "latency": self.latency.to_wire()}
+    def counters(self) -> Counters:
+        """The heartbeat's share (a copy: the heartbeat is encoded later)."""
+        return Counters({m: dict(c) for m, c in self.responses.items()}, self.latency.latency())
 
     def submit(self) -> None:
         self.submitted += 1
@@ -62,12 +62,12 @@ class RequestStats:
     def queued(self) -> int:
         return max(0, self.submitted - self._started)
 
-    def oldest(self) -> dict[str, Any] | None:
+    def oldest(self) -> RunningRequest | None:
         """The longest-running request: method, path (shortened) and age."""
         if not self._open:
             return None
         started, method, path = min(self._open.values())
-        return {"method": method, "path": path[:200], "age_s": round(time.monotonic() - started, 3)}
+        return RunningRequest(method, path[:200], round(time.monotonic() - started, 3))
 
     def running_longer_than(self, seconds: float) -> int:
         cutoff = time.monotonic() - seconds

@@ -13,92 +13,37 @@ import functools
 import io
 import logging
 from collections.abc import Callable, Iterable
-from typing import IO, Any, TypeVar
+from dataclasses import dataclass
+from typing import IO, Any
 
+from hurricane.worker import access
 from hurricane.worker.connection import Connection, State
-from hurricane.worker.environ import EnvironBuilder, TrustedProxies
+from hurricane.worker.inline import off_loop
 from hurricane.worker.placement import Place, RoutePlacement, Run, Stopwatch
-from hurricane.worker.pool import ViewPool
 from hurricane.worker.request import RequestHead
 from hurricane.worker.response import Response
 from hurricane.worker.stats import RequestStats
-from supervisor.options import Options
-
-T = TypeVar("T")
 
 log = logging.getLogger("hurricane.worker")
-access_log = logging.getLogger("hurricane.access")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 EMPTY_INPUT = b""
-MAX_LANES = 8  # routes that may take turns on a thread of their own; others share the threads
 
 
-class WSGIServer:
-    """One per worker: the app, the pool and the counters every request shares."""
+@dataclass
+class Serving:
+    """What every exchange of a worker shares."""
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        executor: ViewPool | None,
-        stats: RequestStats,
-        options: Options,
-        port: int,
-        script_name: str = "",
-    ) -> None:
-        self.app = app
-        self.executor = executor
-        self.stats = stats
-        self.options = options
-        self.draining = False
-        adaptive = executor is not None and not options.no_adaptive_views
-        self.placement = RoutePlacement() if adaptive else None
-        self.lanes: dict[str, ViewPool] = {}  # a thread for each route that takes turns
-        self.environ = EnvironBuilder(
-            port, script_name, TrustedProxies(options.trusted_proxies), options.workers > 1
-        )
+    app: WSGIApp
+    stats: RequestStats
+    placement: RoutePlacement | None
+    busy_threads: Callable[[], int]  # view threads running a request now (a hint)
+    draining: bool = False  # responses tell keep-alive clients to go elsewhere
 
-    def handle(self, conn: Connection, head: RequestHead, body: IO[bytes] | None, size: int) -> None:
-        """Start one request (on the loop thread)."""
-        body = body or empty_input()
-        exchange = Exchange(self, conn, head, self.environ.build(head, body, size, conn.peer), body)
-        if self.executor is None:
-            exchange.run_inline()
-            return
-        place = Place.THREADS if self.placement is None else self.placement.place(exchange.route)
-        if place is Place.INLINE:
-            exchange.run_inline(self.placement)
-            return
-        pool = self.executor
-        if place is Place.SERIAL and (lane := self.lane(exchange.route)) is not None:
-            pool, exchange.place = lane, Place.SERIAL
-        self.stats.submit()
-        pool.submit(exchange.run_in_thread)
-
-    def lane(self, route: str) -> ViewPool | None:
-        lane = self.lanes.get(route)
-        if lane is None and len(self.lanes) < MAX_LANES:
-            lane = self.lanes[route] = ViewPool(1, name="hurricane-turns")
-        return lane
-
-    def busy_threads(self) -> int:
-        """View threads running a request just now (a hint, read from any thread)."""
-        executor = 0 if self.executor is None else self.executor.busy()
-        return executor + sum(lane.busy() for lane in list(self.lanes.values()))
-
-    def shutdown(self) -> None:
-        """After the drain: the view threads end after their current request."""
-        for pool in [self.executor, *self.lanes.values()]:
-            if pool is not None:
-                pool.shutdown()
-
-    def log_access(self, exchange: Exchange) -> None:
+    def responded(self, exchange: Exchange) -> None:
         self.stats.responded(exchange.key, exchange.status)
-        if access_log.isEnabledFor(logging.INFO):
-            head = exchange.head
-            access_log.info(
-                "%s %s %s %d", exchange.environ["REMOTE_ADDR"], head.method, head.target, exchange.status
-            )
+        head = exchange.head
+        access.log_response(exchange.environ["REMOTE_ADDR"], head.method, head.target, exchange.status)
 
 
 class Exchange:
@@ -106,18 +51,18 @@ class Exchange:
 
     def __init__(
         self,
-        server: WSGIServer,
+        serving: Serving,
         conn: Connection,
         head: RequestHead,
         environ: dict[str, Any],
         body: IO[bytes],
     ) -> None:
-        self.server = server
+        self.serving = serving
         self.conn = conn
         self.body = body
         self.head = head
         self.environ = environ
-        self.key = server.stats.begin(head.method, head.target)
+        self.key = serving.stats.begin(head.method, head.target)
         self.response = Response(head, head.keep_alive)
         self.status = 0
         self.threaded = False
@@ -147,7 +92,7 @@ class Exchange:
         return head + response.frame(chunk)
 
     def response_head(self, length: int | None) -> bytes:
-        if self.server.draining:
+        if self.serving.draining:
             self.response.keep_alive = False  # tell keep-alive clients to go elsewhere
         return self.response.head(length)
 
@@ -162,9 +107,9 @@ class Exchange:
     # -- on a pool thread -----------------------------------------------------------
 
     def run_in_thread(self) -> None:
-        self.server.stats.started()
+        self.serving.stats.started()
         self.threaded = True
-        watch = None if self.server.placement is None else Stopwatch.start()
+        watch = None if self.serving.placement is None else Stopwatch.start()
         result = self.call_app()
         if result is None:
             return
@@ -172,7 +117,7 @@ class Exchange:
             if is_whole(result):
                 body = b"".join(result)
                 if watch is not None:
-                    self.thread_run = watch.stop(self.server.busy_threads() + 1)  # + the loop thread
+                    self.thread_run = watch.stop(self.serving.busy_threads() + 1)  # + the loop thread
                 self.conn.call_soon_threadsafe(self.send_whole, body)
             else:
                 for chunk in result:
@@ -180,7 +125,7 @@ class Exchange:
                         self.send(self.frame(chunk))
                 self.send(self.frame(b"") + self.response.end())
                 self.conn.call_soon_threadsafe(self.complete)
-        except Exception as exc:  # noqa: BLE001 - reported, and the client gets what it can
+        except Exception as exc:  # reported, and the client gets what it can
             self.conn.call_soon_threadsafe(self.fail, exc)
         finally:
             close(result)
@@ -198,7 +143,7 @@ class Exchange:
         if is_whole(result):
             try:
                 body = off_loop(b"".join, result)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.fail(exc)
                 return
             finally:
@@ -220,7 +165,7 @@ class Exchange:
                     await self.conn.writable()
             self.send(self.frame(b"") + self.response.end())
             self.complete()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.fail(exc)
         finally:
             off_loop(close, result)
@@ -229,8 +174,8 @@ class Exchange:
 
     def call_app(self) -> Iterable[bytes] | None:
         try:
-            return self.server.app(self.environ, self.start_response)
-        except Exception as exc:  # noqa: BLE001 - the client gets a 500, the log the traceback
+            return self.serving.app(self.environ, self.start_response)
+        except Exception as exc:  # the client gets a 500, the log the traceback
             if self.threaded:
                 self.conn.call_soon_threadsafe(self.fail, exc)
             else:
@@ -242,7 +187,7 @@ class Exchange:
         response = self.response
         try:
             data = (b"" if response.started else self.response_head(len(body))) + response.frame(body)
-        except Exception as exc:  # noqa: BLE001 - an invalid head becomes a 500, not a hang
+        except Exception as exc:  # an invalid head becomes a 500, not a hang
             self.fail(exc)
             return
         self.conn.write(data + response.end())
@@ -251,14 +196,14 @@ class Exchange:
     def complete(self) -> None:
         """Loop thread: the last byte is with the transport."""
         self.status = self.response.code
-        self.server.log_access(self)
+        self.serving.responded(self)
         self.end()
         self.conn.finish_response(self.response.keep_alive)
 
     def end(self) -> None:
         self.body.close()  # a spooled body's temporary file goes now
-        self.server.stats.end(self.key)
-        run, placement = self.thread_run, self.server.placement
+        self.serving.stats.end(self.key)
+        run, placement = self.thread_run, self.serving.placement
         if run is not None and placement is not None:
             if self.place is Place.SERIAL:
                 placement.ran_in_place(self.route, run.cpu, run.wall)
@@ -272,7 +217,7 @@ class Exchange:
         else:
             log.error("the application raised on %s %s", self.head.method, self.head.target, exc_info=exc)
             self.status = 500
-        self.server.log_access(self)
+        self.serving.responded(self)
         self.end()
         if self.response.started or self.status == 499:
             self.conn.close()  # part of a response is out: cutting it is the only honest signal
@@ -290,21 +235,6 @@ class Exchange:
 def is_whole(result: Iterable[bytes]) -> bool:
     """Django's non-streaming responses and lists are sent in one piece, with a Content-Length."""
     return isinstance(result, (list, tuple)) or getattr(result, "streaming", None) is False
-
-
-def off_loop(call: Callable[..., T], *args: Any) -> T:
-    """Run application code inline, on the loop thread, as the plain synchronous caller it is.
-
-    Django refuses database work (SynchronousOnlyOperation) and asgiref's async_to_sync
-    refuses to start in a thread whose event loop is running. An inline view runs between
-    two steps of the loop and cannot await anything, so the loop is hidden while it runs.
-    """
-    loop = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        return call(*args)
-    finally:
-        asyncio._set_running_loop(loop)
 
 
 def close(result: Iterable[bytes]) -> None:

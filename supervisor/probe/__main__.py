@@ -1,32 +1,29 @@
-"""``python -m supervisor.probe --spec JSON``: the probe process, started by the supervisor."""
+"""``python -m supervisor.probe --spec-fd N``: the probe process, started by the supervisor."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
 
 import tornado.httpserver
-import tornado.ioloop
 
 from supervisor import child, logs, protocol
 from supervisor.options import Options
+from supervisor.pipes import PipeReader
 from supervisor.probe.app import make_server
 from supervisor.probe.state import ProbeState
 
 PROBE_IDLE_TIMEOUT = 10.0
 PROBE_MAX_BODY = 64 * 1024  # probes send no body; anything bigger is not a probe
+SNAPSHOT_LIMIT = 1 << 24
 
 
 def main(argv: list[str]) -> int:
-    spec = child.read_spec(argv)
-    parent = int(spec["parent_pid"])
-    child.follow_parent(parent)
-    options = Options.from_json(spec["options"])
-    logs.configure(options.log_level, options.log_format)
-    asyncio.run(serve(options, int(spec["probe_fd"]), int(spec["pipe"]), parent))
+    spec = child.start(argv, "hurricane probe")
+    logs.configure(spec.options.log_level, spec.options.log_format)
+    asyncio.run(serve(spec.options, spec.fds["probe"], spec.pipe, spec.parent_pid))
     return 0
 
 
@@ -43,26 +40,20 @@ async def serve(options: Options, probe_fd: int, pipe: int, parent: int) -> None
         max_body_size=PROBE_MAX_BODY,
     )
     server.add_sockets([socket.socket(fileno=probe_fd)])
-    reader = protocol.LineReader("supervisor", limit=1 << 24)
-    os.set_blocking(pipe, False)
+    snapshots = PipeReader(pipe, "supervisor", limit=SNAPSHOT_LIMIT)
 
     def on_readable() -> None:
-        try:
-            data = os.read(pipe, 1 << 20)
-        except BlockingIOError:
-            return
-        if not data:  # the supervisor is gone: so are we
-            stopped.set()
-            return
-        for msg in reader.feed(data):
-            state.update(msg)
+        for data in snapshots.read():
+            snapshot = protocol.decode_snapshot(data, "supervisor")
+            if snapshot is not None:
+                state.update(snapshot)
+        if snapshots.eof:  # the supervisor is gone: so are we
+            child.parent_gone("its pipe is closed")
 
     loop.add_reader(pipe, on_readable)
-    watchdog = tornado.ioloop.PeriodicCallback(
-        lambda: None if child.parent_alive(parent) else stopped.set(), 1000
-    )
-    watchdog.start()
+    watch = asyncio.ensure_future(child.watch_parent(parent))
     await stopped.wait()
+    watch.cancel()
     server.stop()
 
 

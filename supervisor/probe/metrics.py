@@ -9,14 +9,14 @@ counters are the sum over the live workers' heartbeats and the supervisor's
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from supervisor import counters, health
 from supervisor.probe.state import ProbeState
+from supervisor.protocol import Snapshot, WorkerReport, WorkerState
 
 WORKER_LABELS = ["worker", "pid"]
 
@@ -38,13 +38,13 @@ def registry(state: ProbeState) -> CollectorRegistry:
     return reg
 
 
-def families(snapshot: health.Snapshot, age: float) -> Iterator[Metric]:
+def families(snapshot: Snapshot, age: float) -> Iterator[Metric]:
     """Every metric family for one snapshot received ``age`` seconds ago."""
-    workers = snapshot.get("workers", [])
-    totals = counters.summed(snapshot.get("retired"), *(w.get("heartbeat", {}) for w in workers))
+    workers = snapshot.workers
+    totals = counters.summed(snapshot.retired, *(w.heartbeat.counters for w in workers))
     yield requests(totals)
-    yield latency(totals.latency)
-    yield restarts(snapshot.get("restarts", {}))
+    yield latency(totals.histogram)
+    yield restarts(snapshot.restarts)
     yield worker_states(workers)
     yield from per_worker(workers, age)
     yield from checks(workers)
@@ -80,45 +80,43 @@ def restarts(by_reason: dict[str, int]) -> Metric:
     return family
 
 
-def worker_states(workers: list[dict[str, Any]]) -> Metric:
+def worker_states(workers: Sequence[WorkerReport]) -> Metric:
     family = GaugeMetricFamily("hurricane_workers", "Worker processes, by state.", labels=["state"])
-    states = Counter(str(w.get("state")) for w in workers)
-    for state in ("booting", "ready", "draining"):
-        family.add_metric([state], states.pop(state, 0))
-    for state, count in sorted(states.items()):
-        family.add_metric([state], count)
+    states = Counter(w.state for w in workers)
+    for state in WorkerState:
+        family.add_metric([state], states[state])
     return family
 
 
 # name, help, how to read the value from a worker record given the snapshot's age
-_WORKER_GAUGES = (
-    ("hurricane_requests_in_flight", "Requests being served.", lambda w, hb, age: hb.get("in_flight")),
-    ("hurricane_requests_queued", "Requests waiting for a view thread.", lambda w, hb, age: hb.get("queued")),
+_WORKER_GAUGES: tuple[tuple[str, str, Callable[[WorkerReport, float], float | None]], ...] = (
+    ("hurricane_requests_in_flight", "Requests being served.", lambda w, age: w.heartbeat.in_flight),
+    ("hurricane_requests_queued", "Requests waiting for a view thread.", lambda w, age: w.heartbeat.queued),
     (
         "hurricane_worker_heartbeat_age_seconds",
         "Seconds since the worker's last heartbeat.",
-        lambda w, hb, age: health.hb_age(w, age),
+        health.hb_age,
     ),
     (
         "hurricane_worker_loop_lag_seconds",
         "How late the worker's event loop ran its last heartbeat.",
-        lambda w, hb, age: _scaled(hb.get("loop_lag_ms"), 0.001),
+        lambda w, age: w.heartbeat.loop_lag_ms / 1000,
     ),
-    ("hurricane_worker_rss_bytes", "Resident memory of the worker.", lambda w, hb, age: hb.get("rss_bytes")),
+    ("hurricane_worker_rss_bytes", "Resident memory of the worker.", lambda w, age: w.heartbeat.rss_bytes),
 )
 
 
-def per_worker(workers: list[dict[str, Any]], age: float) -> Iterator[Metric]:
+def per_worker(workers: Sequence[WorkerReport], age: float) -> Iterator[Metric]:
     for name, text, read in _WORKER_GAUGES:
         family = GaugeMetricFamily(name, text, labels=WORKER_LABELS)
         for worker in workers:
-            value = read(worker, worker.get("heartbeat", {}), age)
+            value = read(worker, age)
             if value is not None:
                 family.add_metric(_labels(worker), float(value))
         yield family
 
 
-def checks(workers: list[dict[str, Any]]) -> Iterator[Metric]:
+def checks(workers: Sequence[WorkerReport]) -> Iterator[Metric]:
     ok = GaugeMetricFamily(
         "hurricane_check_ok",
         "1 if the worker's last run of the checks with this tag passed.",
@@ -135,43 +133,39 @@ def checks(workers: list[dict[str, Any]]) -> Iterator[Metric]:
         labels=[*WORKER_LABELS, "alias"],
     )
     for worker in workers:
-        heartbeat = worker.get("heartbeat", {})
-        for tag, result in sorted(heartbeat.get("checks", {}).items()):
-            ok.add_metric([*_labels(worker), tag], 1.0 if result.get("ok") else 0.0)
-            if result.get("took_ms") is not None:
-                took.add_metric([*_labels(worker), tag], float(result["took_ms"]) / 1000)
-        for alias, result in sorted(heartbeat.get("db", {}).items()):
-            database.add_metric([*_labels(worker), alias], 1.0 if result.get("ok") else 0.0)
+        heartbeat = worker.heartbeat
+        for tag, result in sorted(heartbeat.checks.items()):
+            ok.add_metric([*_labels(worker), tag], 1.0 if result.ok else 0.0)
+            if result.took_ms is not None:
+                took.add_metric([*_labels(worker), tag], result.took_ms / 1000)
+        for alias, db in sorted(heartbeat.db.items()):
+            database.add_metric([*_labels(worker), alias], 1.0 if db.ok else 0.0)
     yield from (ok, took, database)
 
 
-def routes(workers: list[dict[str, Any]]) -> Metric:
+def routes(workers: Sequence[WorkerReport]) -> Metric:
     family = GaugeMetricFamily(
         "hurricane_routes",
         "Routes the worker moved off its shared view threads: inline, or one request at a time.",
         labels=[*WORKER_LABELS, "place"],
     )
     for worker in workers:
-        for place, count in sorted(worker.get("heartbeat", {}).get("routes", {}).items()):
+        for place, count in sorted(worker.heartbeat.routes.items()):
             family.add_metric([*_labels(worker), place], float(count))
     return family
 
 
-def supervisor_gauges(snapshot: health.Snapshot, age: float) -> Iterator[Metric]:
-    if snapshot.get("startup_s") is not None:
+def supervisor_gauges(snapshot: Snapshot, age: float) -> Iterator[Metric]:
+    if snapshot.startup_s is not None:
         yield GaugeMetricFamily(
             "hurricane_startup_duration_seconds",
             "From the supervisor's start until the startup probe first passed.",
-            value=float(snapshot["startup_s"]),
+            value=snapshot.startup_s,
         )
     yield GaugeMetricFamily(
         "hurricane_snapshot_age_seconds", "Age of the supervisor's latest health snapshot.", value=age
     )
 
 
-def _labels(worker: dict[str, Any]) -> list[str]:
-    return [str(worker.get("worker")), str(worker.get("pid"))]
-
-
-def _scaled(value: Any, factor: float) -> float | None:
-    return None if value is None else float(value) * factor
+def _labels(worker: WorkerReport) -> list[str]:
+    return [str(worker.worker), str(worker.pid)]

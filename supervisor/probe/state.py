@@ -8,18 +8,20 @@ from typing import Any
 
 from supervisor import health
 from supervisor.options import Options
+from supervisor.protocol import CheckResult, Snapshot, WorkerReport
+from supervisor.wire import to_wire
 
-Check = Callable[[health.Snapshot, float, Options], health.Verdict]
+Check = Callable[[Snapshot, float, Options], health.Verdict]
 
 
 class ProbeState:
     def __init__(self, options: Options, clock: Callable[[], float] = time.monotonic) -> None:
         self.options = options
         self.clock = clock
-        self.snapshot: health.Snapshot | None = None
+        self.snapshot: Snapshot | None = None
         self.received_at = 0.0
 
-    def update(self, snapshot: health.Snapshot) -> None:
+    def update(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.received_at = self.clock()
 
@@ -36,31 +38,32 @@ class ProbeState:
         body = {
             "status": "ok" if verdict.ok else "failing",
             "reason": verdict.reason,
-            "phase": self.snapshot.get("phase"),
-            "workers": [summary(w, age) for w in self.snapshot.get("workers", [])],
+            "phase": self.snapshot.phase,
+            "workers": [summary(w, age) for w in self.snapshot.workers],
         }
         return (200 if verdict.ok else 503), body
 
 
-def summary(worker: dict[str, Any], age: float) -> dict[str, Any]:
-    heartbeat = worker.get("heartbeat", {})
+def summary(worker: WorkerReport, age: float) -> dict[str, Any]:
+    heartbeat = worker.heartbeat
     return {
-        "worker": worker.get("worker"),
-        "pid": worker.get("pid"),
-        "state": worker.get("state"),
+        "worker": worker.worker,
+        "pid": worker.pid,
+        "state": worker.state,
         "heartbeat_age_s": round(health.hb_age(worker, age), 3),
-        "restarts": worker.get("restarts", 0),
-        "last_exit": worker.get("last_exit"),
-        "in_flight": heartbeat.get("in_flight", 0),
-        "queued": heartbeat.get("queued", 0),
-        "requests_total": heartbeat.get("requests_total", 0),
-        "rss_bytes": heartbeat.get("rss_bytes"),
-        "checks": {tag: check_summary(result) for tag, result in heartbeat.get("checks", {}).items()},
+        "restarts": worker.restarts,
+        "last_exit": worker.last_exit,
+        "in_flight": heartbeat.in_flight,
+        "queued": heartbeat.queued,
+        "requests_total": heartbeat.requests_total,
+        "rss_bytes": heartbeat.rss_bytes,
+        "checks": {tag: check_summary(result) for tag, result in heartbeat.checks.items()},
     }
 
 
-def check_summary(result: dict[str, Any]) -> dict[str, Any]:
+def check_summary(result: CheckResult) -> dict[str, Any]:
     """A tag's verdict, with its errors when it failed (hints only come from a DEBUG worker)."""
-    if result.get("ok"):
+    if result.ok:
         return {"ok": True}
-    return {"ok": False, "errors": result.get("errors", [])}
+    errors = [{k: v for k, v in to_wire(e).items() if v is not None} for e in result.errors]
+    return {"ok": False, "errors": errors}

@@ -11,23 +11,23 @@ import sys
 import time
 
 from supervisor import child, protocol
+from supervisor.protocol import CheckResult, Heartbeat, WorkerState
 
-PASSING = {tag: {"ok": True, "errors": []} for tag in ("startup", "liveness", "readiness")}
+PASSING = {tag: CheckResult(ok=True) for tag in ("startup", "liveness", "readiness")}
 
 
 def main() -> int:
-    spec = child.read_spec(sys.argv[1:])
-    child.follow_parent(int(spec["parent_pid"]))
-    pipe = int(spec["pipe"])
+    spec = child.start(sys.argv[1:], "stub worker {index}")
+    parent = child.ParentPipe(spec.pipe)
     mode = os.environ.get("STUB_MODE", "ok")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if mode == "boot_error":
-        protocol.write_line(pipe, protocol.encode({"type": "boot_error", "error": "ImportError: stub"}))
+        parent.send(protocol.BootError("ImportError: stub"))
         return protocol.EXIT_BOOT_ERROR
     requests = 0
     while True:
-        beat = {"pid": os.getpid(), "state": "ready", "requests_total": requests, "checks": PASSING}
-        protocol.write_line(pipe, protocol.encode(beat))
+        beat = Heartbeat(os.getpid(), spec.index, WorkerState.READY, requests_total=requests, checks=PASSING)
+        parent.send(beat)
         if mode == "crash":
             return 1
         if mode == "silent":

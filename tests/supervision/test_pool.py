@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from supervisor import protocol
+from supervisor.loop import Supervisor
 from supervisor.options import resolve
-from supervisor.supervisor import Supervisor
+from supervisor.protocol import Phase, RestartReason, WorkerState
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,7 +29,7 @@ def supervisor(mode: str, **options: str) -> Iterator[Supervisor]:
     saved = dict(os.environ)
     os.environ["STUB_MODE"] = mode
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-    sup = Supervisor(resolve(cli), STUB, probe_argv=[])
+    sup = Supervisor(resolve(cli), STUB)
     sup.bind()
     sup.pool.respawn_due(sup.clock())
     try:
@@ -47,12 +48,12 @@ def step_until(sup: Supervisor, predicate: Callable[[], object], timeout: float 
 
 
 def ready_pids(sup: Supervisor) -> list[int]:
-    return [w.pid for w in sup.pool.workers if w.state == "ready" and w.active]
+    return [w.pid for w in sup.pool.workers if w.state is WorkerState.READY and w.active]
 
 
 def test_a_worker_becomes_ready_and_startup_completes():
     with supervisor("ok") as sup:
-        step_until(sup, lambda: sup.phase == "running")
+        step_until(sup, lambda: sup.phase is Phase.RUNNING)
         assert sup.startup_done
         assert len(ready_pids(sup)) == 1
 
@@ -85,12 +86,13 @@ def test_recycling_starts_the_replacement_before_retiring_the_old_worker():
     with supervisor("busy", max_requests="500") as sup:
         step_until(sup, lambda: ready_pids(sup))
         [old] = ready_pids(sup)
-        step_until(sup, lambda: any(w.replaces is not None for w in sup.pool.workers))
+        step_until(sup, lambda: sup.pool.recycler.current is not None)
         old_worker = next(w for w in sup.pool.workers if w.pid == old)
-        assert old_worker.retiring is None  # still serving while its replacement boots
-        step_until(sup, lambda: old_worker.retiring == "max-requests")
+        assert old_worker.stopping is None  # still serving while its replacement boots
+        step_until(sup, lambda: old_worker.stopping is not None)
+        assert old_worker.stopping.reason is RestartReason.MAX_REQUESTS
         new = [w for w in sup.pool.workers if w.pid != old]
-        assert new and new[0].state == "ready"
+        assert new and new[0].state is WorkerState.READY
         assert sup.pool.restarts["max-requests"] >= 1
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from hurricane.management.commands.serve import Command
-from supervisor.options import ALIASES, FIELDS, env_name
+from supervisor.options import ALIASES, FIELDS, env_name, flag_name
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "options.md"
 README = DOCS.parent.parent / "README.md"
@@ -49,7 +49,7 @@ def test_every_option_and_alias_has_its_environment_name_next_to_it():
     for name in [*FIELDS, *(alias.name for alias in ALIASES)]:
         key = env_name(name)
         assert key in rows, f"{DOCS.name} lacks {key}"
-        flag = "--" + name.replace("_", "-")
+        flag = flag_name(name)
         if FIELDS.get(name) is None or FIELDS[name].metadata["flag"]:
             assert rows[key][0].startswith(f"`{flag}"), f"{key} is not on the row of {flag}"
 

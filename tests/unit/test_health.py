@@ -3,6 +3,8 @@ import pytest
 from supervisor import health
 from supervisor.options import resolve
 from supervisor.probe.state import ProbeState
+from supervisor.protocol import Snapshot
+from supervisor.wire import from_wire
 
 OPTIONS = resolve({"heartbeat_interval": "1", "heartbeat_timeout": "10", "liveness_grace": "60"})
 PASS = {"ok": True, "errors": []}
@@ -19,6 +21,7 @@ def heartbeat(**overrides):
 
 
 def snapshot(*workers, **overrides):
+    """A snapshot as the probe gets it, from its wire form."""
     snap = {
         "phase": "running",
         "prestart": "done",
@@ -27,7 +30,7 @@ def snapshot(*workers, **overrides):
         "workers": list(workers),
     }
     snap.update(overrides)
-    return snap
+    return from_wire(Snapshot, snap)
 
 
 def worker(state="ready", hb_age_s=0.1, **hb):

@@ -1,10 +1,12 @@
 """The worker's heartbeat with its counters: it must stay one atomic pipe write."""
 
 import json
+import os
 
-from hurricane.worker.heartbeat import Heartbeat, fit
+from hurricane.worker.heartbeat import HeartbeatSender, ResidentMemory, fit
 from hurricane.worker.stats import RequestStats
 from supervisor import counters, protocol
+from supervisor.wire import from_wire
 
 
 class Checks:
@@ -38,20 +40,50 @@ def long_error(i):
     return {"id": f"app.E{i:03d}", "level": "CRITICAL", "msg": "x" * 1500, "hint": "h" * 1500}
 
 
+def typed(checks, db):
+    """The check results as the runner reports them, from their wire form."""
+    return (
+        {tag: from_wire(protocol.CheckResult, r) for tag, r in checks.items()},
+        {alias: from_wire(protocol.DbResult, r) for alias, r in db.items()},
+    )
+
+
+def sender(stats, checks=None, db=None):
+    return HeartbeatSender(None, 3, 1.0, 8, stats, Checks(*typed(checks or {}, db or {})))
+
+
 def heartbeat_line(checks, db):
-    beat = Heartbeat(-1, 3, 1.0, 8, busiest_stats(), Checks(checks, db))
-    return fit(beat.message(0.0))
+    return fit(sender(busiest_stats(), checks, db).message(0.0))
 
 
 def test_counters_ride_on_the_heartbeat():
-    beat = Heartbeat(-1, 0, 1.0, 8, RequestStats(), Checks({}, {}))
+    beat = sender(RequestStats())
     key = beat.stats.begin("GET", "/missing")
     beat.stats.responded(key, 404)
     beat.stats.end(key)
     msg = json.loads(fit(beat.message(0.0)))
-    assert msg["responses"] == {"GET": {"4xx": 1}}
-    assert msg["latency"]["buckets"][-1] == 1
-    assert len(msg["latency"]["buckets"]) == len(counters.LATENCY_BUCKETS) + 1
+    assert msg["counters"]["responses"] == {"GET": {"4xx": 1}}
+    assert msg["counters"]["latency"]["buckets"][-1] == 1
+    assert len(msg["counters"]["latency"]["buckets"]) == len(counters.LATENCY_BUCKETS) + 1
+
+
+def test_memory_is_read_without_opening_a_file_per_heartbeat():
+    memory = ResidentMemory()
+    before = len(os.listdir("/proc/self/fd"))
+    assert all(memory.read() > 1 << 20 for _ in range(10))
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_measurement_that_fails_is_reported_and_the_heartbeat_still_goes_out():
+    beat = sender(RequestStats())
+
+    def broken():
+        raise OSError(24, "Too many open files")
+
+    beat.memory.read = broken
+    msg = json.loads(fit(beat.message(0.0)))
+    assert msg["rss_bytes"] is None
+    assert msg["unmeasured"] == {"rss": "OSError: [Errno 24] Too many open files"}
 
 
 def test_busiest_heartbeat_with_passing_checks_fits_whole():
@@ -59,8 +91,8 @@ def test_busiest_heartbeat_with_passing_checks_fits_whole():
     line = heartbeat_line(dict.fromkeys(("startup", "liveness", "readiness"), ok), {"default": {"ok": True}})
     assert len(line) < protocol.MAX_LINE
     msg = json.loads(line)
-    assert msg["responses"]["OTHER"]["other"] == 10**15
-    assert len(msg["responses"]) == len(counters.METHODS) + 1
+    assert msg["counters"]["responses"]["OTHER"]["other"] == 10**15
+    assert len(msg["counters"]["responses"]) == len(counters.METHODS) + 1
     assert msg["oldest_request"]["method"] == "GET"
 
 
@@ -74,7 +106,7 @@ def test_heartbeat_with_many_long_errors_still_fits_and_keeps_verdicts():
     assert all(not msg["checks"][t]["ok"] for t in checks)
     assert msg["checks"]["liveness"]["errors"][0]["id"] == "app.E000"
     assert all(not r["ok"] for r in msg["db"].values())
-    assert msg["latency"]["buckets"][-1] == 10**15
+    assert msg["counters"]["latency"]["buckets"][-1] == 10**15
 
 
 def test_heartbeat_with_a_great_many_databases_falls_back_to_bare_verdicts():
@@ -84,4 +116,4 @@ def test_heartbeat_with_a_great_many_databases_falls_back_to_bare_verdicts():
     assert len(line) < protocol.MAX_LINE
     msg = json.loads(line)
     assert msg["checks"]["readiness"]["ok"] is False
-    assert msg["db"]["replica7"] == {"ok": False}
+    assert msg["db"]["replica7"] == {"ok": False, "msg": "", "took_ms": None}

@@ -208,6 +208,6 @@ def test_django_hurricane_defaults(name, default):
 
 
 def test_trusted_proxies_are_validated_and_normalised():
-    assert resolve({"trusted_proxies": " 10.0.0.1/8, ::1 ,*"}).trusted_proxies == "10.0.0.0/8,::1/128,*"
+    assert resolve({"trusted_proxies": " 10.0.0.1/8, ::1 ,*"}).trusted_proxies == "*,10.0.0.0/8,::1/128"
     with pytest.raises(OptionError, match="--trusted-proxies"):
         resolve({"trusted_proxies": "10.0.0.0/8,proxy.local"})

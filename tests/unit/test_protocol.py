@@ -1,118 +1,100 @@
+"""The typed messages: their bytes on the pipe are pinned, and decoding is strict about types."""
+
 import json
 import logging
-import os
 
 import pytest
 
 from supervisor import protocol
+from supervisor.protocol import (
+    BootError,
+    CheckError,
+    CheckResult,
+    Counters,
+    DbResult,
+    Heartbeat,
+    Latency,
+    Phase,
+    RestartReason,
+    RunningRequest,
+    Snapshot,
+    WorkerReport,
+    WorkerState,
+)
+
+HEARTBEAT = Heartbeat(
+    pid=42,
+    worker=1,
+    state=WorkerState.READY,
+    loop_lag_ms=0.5,
+    in_flight=2,
+    queued=1,
+    threads=32,
+    requests_total=7,
+    oldest_request=RunningRequest("GET", "/slow", 1.25),
+    rss_bytes=1024,
+    checks={"readiness": CheckResult(False, (CheckError("app.E001", "ERROR", "cache cold"),), 1.5, 0.2)},
+    db={"default": DbResult(True, "", 0.3)},
+    routes={"inline": 1, "serial": 0},
+    counters=Counters({"GET": {"2xx": 7}}, Latency((1, 2), 0.01)),
+)
+
+HEARTBEAT_LINE = (
+    b'{"v":1,"pid":42,"worker":1,"state":"ready","loop_lag_ms":0.5,"in_flight":2,"queued":1,'
+    b'"threads":32,"requests_total":7,"oldest_request":{"method":"GET","path":"/slow","age_s":1.25},'
+    b'"rss_bytes":1024,"checks":{"readiness":{"ok":false,"errors":[{"id":"app.E001","level":"ERROR",'
+    b'"msg":"cache cold","hint":null}],"took_ms":1.5,"age_s":0.2}},"db":{"default":{"ok":true,'
+    b'"msg":"","took_ms":0.3}},"debugger":false,"routes":{"inline":1,"serial":0},"counters":'
+    b'{"responses":{"GET":{"2xx":7}},"latency":{"buckets":[1,2],"sum_s":0.01}},"unmeasured":{},'
+    b'"type":"heartbeat"}\n'
+)
 
 
-def test_encode_starts_with_version_and_ends_with_newline():
-    line = protocol.encode({"pid": 1, "state": "ready"})
-    assert line.endswith(b"\n")
-    assert line.startswith(b'{"v":1,')
-    assert json.loads(line) == {"v": 1, "pid": 1, "state": "ready"}
+def test_a_heartbeat_line_is_pinned_byte_for_byte_and_decodes_to_the_same_heartbeat():
+    line = protocol.encode(HEARTBEAT)
+    assert line == HEARTBEAT_LINE
+    assert protocol.decode_child(json.loads(line), "test") == HEARTBEAT
+
+
+def test_a_snapshot_round_trips():
+    report = WorkerReport(0, 42, WorkerState.DRAINING, 0.1, 2, "exited with code 1", RestartReason.HANG)
+    snap = Snapshot(Phase.RUNNING, workers=(report,), restarts={"hang": 1}, startup_done=True)
+    line = protocol.encode(snap, limit=1 << 20)
+    assert json.loads(line)["workers"][0]["retiring"] == "hang"
+    assert protocol.decode_snapshot(json.loads(line), "test") == snap
+
+
+def test_unknown_fields_are_ignored_and_missing_ones_take_their_defaults():
+    data = {"v": 1, "type": "heartbeat", "pid": 5, "state": "booting", "from_the_future": [1]}
+    assert protocol.decode_child(data, "test") == Heartbeat(pid=5)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"v": 1, "type": "heartbeat", "pid": "5"},  # a string where an int belongs
+        {"v": 1, "type": "heartbeat", "in_flight": True},  # a boolean is not a count
+        {"v": 1, "type": "heartbeat", "state": "dancing"},
+        {"v": 1, "type": "heartbeat", "checks": {"startup": {"errors": []}}},  # ok is required
+        {"v": 1, "type": "boot_error"},  # error is required
+        {"v": 1, "type": "launch_missiles"},
+        {"v": 1},
+    ],
+)
+def test_a_malformed_message_is_logged_and_skipped(data, caplog):
+    with caplog.at_level(logging.WARNING, "hurricane.supervisor"):
+        assert protocol.decode_child(data, "worker 0") is None
+    assert "worker 0" in caplog.text
+
+
+def test_message_types_decode_to_their_classes():
+    line = protocol.encode(BootError("ImportError: no module named x", 9))
+    assert protocol.decode_child(json.loads(line), "test") == BootError("ImportError: no module named x", 9)
 
 
 def test_encode_refuses_lines_that_would_not_be_atomic():
     with pytest.raises(protocol.LineTooLong):
-        protocol.encode({"blob": "x" * protocol.MAX_LINE})
-
-
-def test_reader_joins_partial_lines():
-    reader = protocol.LineReader("test")
-    line = protocol.encode({"seq": 7})
-    assert reader.feed(line[:5]) == []
-    assert reader.feed(line[5:-1]) == []
-    assert reader.feed(line[-1:] + protocol.encode({"seq": 8})) == [
-        {"v": 1, "seq": 7},
-        {"v": 1, "seq": 8},
-    ]
-
-
-def test_reader_skips_malformed_lines_and_keeps_going(caplog):
-    reader = protocol.LineReader("test")
-    with caplog.at_level(logging.WARNING, "hurricane.supervisor"):
-        got = reader.feed(b"not json\n[1, 2]\n{}\n" + protocol.encode({"seq": 1}))
-    assert got == [{"v": 1, "seq": 1}]
-    assert len(caplog.records) == 3
-    assert "malformed" in caplog.records[0].getMessage()
-
-
-def test_reader_drops_oversize_line_even_when_it_arrives_in_pieces(caplog):
-    reader = protocol.LineReader("test", limit=64)
-    with caplog.at_level(logging.WARNING, "hurricane.supervisor"):
-        assert reader.feed(b'{"v":1,"junk":"' + b"x" * 100) == []
-        assert reader.feed(b"x" * 100 + b'"}\n') == []
-    assert "longer than 64" in caplog.records[0].getMessage()
-    assert reader.feed(protocol.encode({"seq": 2})) == [{"v": 1, "seq": 2}]
-
-
-def test_reader_drops_oversize_line_that_arrives_whole():
-    reader = protocol.LineReader("test", limit=32)
-    data = b'{"v":1,"junk":"' + b"x" * 40 + b'"}\n' + protocol.encode({"ok": 1})
-    assert reader.feed(data) == [{"v": 1, "ok": 1}]
-
-
-def test_write_line_drops_instead_of_blocking_on_a_full_pipe():
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
-    line = protocol.encode({"pad": "x" * 3000})
-    try:
-        written = 0
-        while protocol.write_line(write_end, line):
-            written += 1
-            assert written < 10_000
-        # Every line that went in is whole: atomic writes never leave half a line.
-        reader = protocol.LineReader("test")
-        got = []
-        os.set_blocking(read_end, False)
-        while True:
-            try:
-                chunk = os.read(read_end, 65536)
-            except BlockingIOError:
-                break
-            got += reader.feed(chunk)
-        assert len(got) == written
-    finally:
-        os.close(read_end)
-        os.close(write_end)
-
-
-def test_write_line_raises_when_the_reader_is_gone():
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    try:
-        with pytest.raises(BrokenPipeError):
-            protocol.write_line(write_end, protocol.encode({}))
-    finally:
-        os.close(write_end)
-
-
-def test_snapshot_writer_finishes_a_partial_line_and_keeps_only_the_latest():
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
-    os.set_blocking(read_end, False)
-    writer = protocol.SnapshotWriter(write_end)
-    big = protocol.encode({"n": 0, "pad": "x" * 200_000}, limit=1 << 20)
-    try:
-        writer.send(big)  # larger than the pipe: part of it waits
-        for n in range(1, 5):
-            writer.send(protocol.encode({"n": n}))
-        reader = protocol.LineReader("test", limit=1 << 20)
-        got = []
-        for _ in range(100):
-            try:
-                got += reader.feed(os.read(read_end, 1 << 20))
-            except BlockingIOError:
-                pass
-            writer.flush()
-            if got and got[-1]["n"] == 4:
-                break
-        assert [m["n"] for m in got] == [0, 4]
-    finally:
-        os.close(read_end)
-        os.close(write_end)
+        protocol.encode(BootError("x" * protocol.MAX_LINE))
 
 
 def test_exit_codes_do_not_collide_with_djangos_reloader():

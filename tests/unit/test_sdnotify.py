@@ -3,10 +3,12 @@ import socket
 
 import pytest
 
+from supervisor.loop import Supervisor
 from supervisor.options import Options
+from supervisor.protocol import Snapshot
 from supervisor.sdnotify import Notifier, status_text
 from supervisor.sockets import passed_fds
-from supervisor.supervisor import Supervisor
+from supervisor.wire import from_wire
 
 
 @pytest.fixture
@@ -149,7 +151,8 @@ def test_a_socket_that_is_not_a_path_disables_notification():
     ],
 )
 def test_status_text_counts_workers(snapshot, text):
-    assert status_text(snapshot, wanted=2) == text
+    workers = [{"worker": i, "pid": i, **w} for i, w in enumerate(snapshot.pop("workers"))]
+    assert status_text(from_wire(Snapshot, {**snapshot, "workers": workers}), wanted=2) == text
 
 
 @pytest.mark.parametrize(
@@ -169,7 +172,7 @@ def test_socket_activation_only_for_this_pid_and_the_variables_are_consumed(envi
 
 def test_the_supervisor_loop_notifies_from_its_snapshot(listener):
     now = 0.0
-    supervisor = Supervisor(Options(), ["unused"], ["unused"], clock=lambda: now)
+    supervisor = Supervisor(Options(), ["unused"], clock=lambda: now)
     supervisor.notifier = notifier_for(listener, WATCHDOG_USEC="2000000")
     supervisor.reload()  # a SIGHUP while starting: READY=1 must still wait for startup
     supervisor.publish()

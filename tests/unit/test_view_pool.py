@@ -2,7 +2,7 @@
 
 import threading
 
-from hurricane.worker.pool import ViewPool
+from hurricane.worker.view_pool import ViewPool
 
 
 def test_threads_start_only_as_jobs_wait_and_never_beyond_the_size():

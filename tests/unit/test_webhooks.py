@@ -2,7 +2,9 @@ import logging
 import threading
 
 from supervisor.options import resolve
+from supervisor.protocol import Snapshot
 from supervisor.webhooks import Sender, Webhooks
+from supervisor.wire import from_wire
 
 OPTIONS = resolve({"webhook_url": "http://hooks.invalid/x"}, {"HURRICANE_VERSION": "7"})
 
@@ -24,8 +26,9 @@ def snapshot(started=True, phase="running", state="ready", queued=0):
         "checks": {tag: {"ok": True} for tag in ("startup", "liveness", "readiness")},
         "db": {"default": {"ok": True}},
     }
-    worker = {"state": state, "hb_age_s": 0.0, "heartbeat": heartbeat}
-    return {"startup_done": started, "phase": phase, "workers": [worker], "since_healthy_s": 0.0}
+    worker = {"worker": 0, "pid": 1, "state": state, "hb_age_s": 0.0, "heartbeat": heartbeat}
+    snap = {"startup_done": started, "phase": phase, "workers": [worker], "since_healthy_s": 0.0}
+    return from_wire(Snapshot, snap)
 
 
 def kinds(recorder):

@@ -62,13 +62,15 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=2) from None
         for warning in deprecations(cli, from_settings, os.environ):
             self.stderr.write(f"warning: {warning}")
-        launch.exec_supervisor(options.to_json())
+        launch.exec_supervisor(options)
 
 
 def add_flag(parser: ArgumentParser, name: str, meta: Mapping[str, Any], default: Any, help: str) -> None:
-    flag = "--" + name.replace("_", "-")
+    from supervisor.options import flag_name
+
+    flag = flag_name(name)
     shown = "" if default in (None, ()) or isinstance(default, bool) else f" (default: {default})"
-    if meta["parse"].__name__ == "parse_bool":
+    if meta["switch"]:
         parser.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=help)
     else:
         # Defaults are None so that "--port 8000" counts as given; each value is

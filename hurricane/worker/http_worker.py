@@ -1,56 +1,64 @@
-"""The worker's event loop: serve, beat, and drain on SIGTERM."""
+"""The HTTP worker's event loop: serve the app socket, beat, and drain on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import socket
 import time
 
 from hurricane.checks import CheckRunner
-from hurricane.worker.heartbeat import Heartbeat
+from hurricane.worker.dispatch import RequestDispatcher
+from hurricane.worker.heartbeat import HeartbeatSender
 from hurricane.worker.listener import Listener
-from hurricane.worker.pool import ViewPool
 from hurricane.worker.stats import RequestStats
-from hurricane.worker.wsgi import WSGIApp, WSGIServer
+from hurricane.worker.view_pool import ViewPool
+from hurricane.worker.wsgi import WSGIApp
 from supervisor import child
+from supervisor.child import ParentPipe
 from supervisor.options import Options
+from supervisor.protocol import WorkerState
 
 log = logging.getLogger("hurricane.worker")
 
 DRAIN_POLL = 0.02
 
 
-class Worker:
+class HTTPWorker:
     def __init__(
-        self, app: WSGIApp, options: Options, index: int, sock: socket.socket, pipe: int, parent: int
+        self,
+        app: WSGIApp,
+        options: Options,
+        index: int,
+        sock: socket.socket,
+        parent: ParentPipe,
+        parent_pid: int,
     ) -> None:
         self.options = options
         self.index = index
-        self.sock = sock
-        self.parent = parent
+        self.parent_pid = parent_pid
         self.stats = RequestStats()
         self.executor = ViewPool(options.threads) if options.threads else None
-        self.wsgi = WSGIServer(app, self.executor, self.stats, options, sock.getsockname()[1], script_name())
+        self.dispatcher = RequestDispatcher(
+            app, self.executor, self.stats, options, sock.getsockname()[1], script_name()
+        )
         self.checks = CheckRunner(options.check_interval, options.check_timeout)
-        self.heartbeat = Heartbeat(
-            pipe,
+        self.heartbeat = HeartbeatSender(
+            parent,
             index,
             options.heartbeat_interval,
             options.threads,
             self.stats,
             self.checks,
-            self.wsgi.placement,
+            self.dispatcher.placement,
         )
-        self.http = Listener(self.wsgi, options, sock)
-        self.stopping: asyncio.Event | None = None
+        self.http = Listener(self.dispatcher.handle, options, sock)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self.stopping = asyncio.Event()
-        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        stopping = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stopping.set)
         self.heartbeat.start()
         self.heartbeat.beat()  # tell the supervisor we are alive and booting
 
@@ -62,26 +70,19 @@ class Worker:
         self.checks.on_round = checks_done
         self.checks.start()
         self.http.start()
-        self.heartbeat.state = "ready"
+        self.heartbeat.state = WorkerState.READY
         self.heartbeat.beat()
-        watch = asyncio.ensure_future(self.watch_parent())
-        await self.stopping.wait()
+        watch = asyncio.ensure_future(child.watch_parent(self.parent_pid))
+        await stopping.wait()
         watch.cancel()
         await self.drain()
-
-    async def watch_parent(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            if not child.parent_alive(self.parent):
-                log.error("the supervisor is gone: exiting")
-                os._exit(5)
 
     async def drain(self) -> None:
         """Stop accepting, serve what is queued and in flight, close idle keep-alives."""
         started = time.monotonic()
-        self.heartbeat.state = "draining"
+        self.heartbeat.state = WorkerState.DRAINING
         self.heartbeat.beat()
-        self.wsgi.draining = True
+        self.dispatcher.drain()
         self.http.accept_backlog()
         self.http.stop()
         deadline = started + self.options.graceful_timeout
@@ -98,7 +99,7 @@ class Worker:
             )
         self.heartbeat.stop()
         self.heartbeat.beat()  # the final counts, which the supervisor adds to its totals
-        self.wsgi.shutdown()
+        self.dispatcher.shutdown()
         log.info(
             "worker %d drained in %.2fs, %d requests served",
             self.index,

@@ -1,4 +1,4 @@
-"""``python -m hurricane.prestart --spec JSON``: run ``--command`` and the migration checks.
+"""``python -m hurricane.run_prestart --spec-fd N``: run ``--command`` and the migration checks.
 
 Started by the supervisor before any worker; exit status 0 lets the workers start.
 Each stage is reported over the pipe so that ``/startup`` can say what it waits for.
@@ -7,13 +7,12 @@ Each stage is reported over the pipe so that ``/startup`` can say what it waits 
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import sys
 import time
 
+from hurricane.boot import describe
 from supervisor import child, logs, protocol
-from supervisor.options import Options
 
 log = logging.getLogger("hurricane.supervisor")
 
@@ -21,29 +20,15 @@ POLL = 1.0  # seconds between migration checks, as django-hurricane did
 EXIT_FAILED = 1
 
 
-class Stages:
-    """Tells the supervisor what the prestart child is doing now."""
-
-    def __init__(self, pipe: int) -> None:
-        self.pipe = pipe
-
-    def report(self, stage: str) -> None:
-        try:
-            protocol.write_line(self.pipe, protocol.encode({"type": "prestart", "stage": stage[:500]}))
-        except BrokenPipeError:
-            os._exit(protocol.EXIT_PARENT_GONE)
-
-
 def main(argv: list[str]) -> int:
-    spec = child.read_spec(argv)
-    child.follow_parent(int(spec["parent_pid"]))
-    options = Options.from_json(spec["options"])
-    pipe = int(spec["pipe"])
-    os.set_blocking(pipe, False)
-    stages = Stages(pipe)
-    import django
+    spec = child.start(argv, "hurricane prestart")
+    options = spec.options
+    parent = child.ParentPipe(spec.pipe)
 
-    from hurricane.worker.__main__ import describe
+    def report(stage: str) -> None:
+        parent.send(protocol.PrestartStage(stage[:500]))
+
+    import django
 
     try:
         django.setup(set_prefix=False)
@@ -58,11 +43,11 @@ def main(argv: list[str]) -> int:
     from hurricane import migrations
 
     for command in options.command:
-        stages.report(f"command {command!r}")
+        report(f"command {command!r}")
         if not run_command(command):
             return EXIT_FAILED
     checking = options.check_migrations or options.check_migrations_apply
-    if checking and not migrations.wait(options.check_migrations_apply, stages.report, POLL):
+    if checking and not migrations.wait(options.check_migrations_apply, report, POLL):
         return EXIT_FAILED
     return 0
 

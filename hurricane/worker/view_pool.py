@@ -45,7 +45,7 @@ class ViewPool:
                 return
             try:
                 job()
-            except BaseException:  # noqa: BLE001 - a job reports its own errors; this is a last resort
+            except BaseException:  # a job reports its own errors; this is a last resort
                 log.exception("a view thread's job failed")
 
     def busy(self) -> int:

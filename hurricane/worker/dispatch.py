@@ -1,0 +1,78 @@
+"""Where each request runs: the shared view threads, a route's own lane, or inline on the loop.
+
+One ``RequestDispatcher`` per worker. It builds each request's WSGI environ, asks
+the placement where the route runs, and starts the exchange there.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+from hurricane.worker.connection import Connection
+from hurricane.worker.environ import EnvironBuilder, TrustedProxies
+from hurricane.worker.placement import Place, RoutePlacement
+from hurricane.worker.request import RequestHead
+from hurricane.worker.stats import RequestStats
+from hurricane.worker.view_pool import ViewPool
+from hurricane.worker.wsgi import Exchange, Serving, WSGIApp, empty_input
+from supervisor.options import Options
+
+MAX_LANES = 8  # routes that may take turns on a thread of their own; others share the threads
+
+
+class RequestDispatcher:
+    def __init__(
+        self,
+        app: WSGIApp,
+        executor: ViewPool | None,
+        stats: RequestStats,
+        options: Options,
+        port: int,
+        script_name: str = "",
+    ) -> None:
+        self.executor = executor
+        adaptive = executor is not None and not options.no_adaptive_views
+        self.placement = RoutePlacement() if adaptive else None
+        self.lanes: dict[str, ViewPool] = {}  # a thread for each route that takes turns
+        self.serving = Serving(app, stats, self.placement, self.busy_threads)
+        self.environ = EnvironBuilder(
+            port, script_name, TrustedProxies(options.trusted_proxies), options.workers > 1
+        )
+
+    def handle(self, conn: Connection, head: RequestHead, body: IO[bytes] | None, size: int) -> None:
+        """Start one request (on the loop thread)."""
+        body = body or empty_input()
+        exchange = Exchange(self.serving, conn, head, self.environ.build(head, body, size, conn.peer), body)
+        if self.executor is None:
+            exchange.run_inline()
+            return
+        place = Place.THREADS if self.placement is None else self.placement.place(exchange.route)
+        if place is Place.INLINE:
+            exchange.run_inline(self.placement)
+            return
+        pool = self.executor
+        if place is Place.SERIAL and (lane := self.lane(exchange.route)) is not None:
+            pool, exchange.place = lane, Place.SERIAL
+        self.serving.stats.submit()
+        pool.submit(exchange.run_in_thread)
+
+    def lane(self, route: str) -> ViewPool | None:
+        lane = self.lanes.get(route)
+        if lane is None and len(self.lanes) < MAX_LANES:
+            lane = self.lanes[route] = ViewPool(1, name="hurricane-turns")
+        return lane
+
+    def busy_threads(self) -> int:
+        """View threads running a request just now (a hint, read from any thread)."""
+        executor = 0 if self.executor is None else self.executor.busy()
+        return executor + sum(lane.busy() for lane in list(self.lanes.values()))
+
+    def drain(self) -> None:
+        """From now on responses close their connections (``Connection: close``)."""
+        self.serving.draining = True
+
+    def shutdown(self) -> None:
+        """After the drain: the view threads end after their current request."""
+        for pool in [self.executor, *self.lanes.values()]:
+            if pool is not None:
+                pool.shutdown()
