@@ -217,13 +217,16 @@ def option(
     help: str,
     metavar: str | None = None,
     *,
+    group: str,
     repeat: bool = False,
     flag: bool = True,
+    commands: tuple[str, ...] = ("serve",),
 ) -> Any:
-    """Declare one option: its default, its parser and its help text.
+    """Declare one option: its default, its parser, its help text and its group in the help.
 
     ``repeat``: the flag may be given several times (the value is a tuple).
     ``flag=False``: a setting or environment variable only, with no command-line flag.
+    ``commands``: the management commands that take it.
     """
     # A boolean option is a switch on the command line: given means on.
     switch = isinstance(default, bool)
@@ -234,27 +237,36 @@ def option(
         "repeat": repeat,
         "flag": flag,
         "switch": switch,
+        "group": group,
+        "commands": commands,
     }
     return field(default=default, metadata=meta)
 
 
 MiB = 1024 * 1024
 
+# The groups of the help and of docs/options.md, in order.
+SERVING = "Serving"
+PROBES = "Probes"
+PRESTART = "Before the workers start"
+LIFECYCLE = "Worker lifecycle"
+DEVELOPMENT = "Development"
+GROUPS = (SERVING, PROBES, PRESTART, LIFECYCLE, DEVELOPMENT)
+
 
 @dataclass(frozen=True, slots=True)
 class Options:
     """Everything `serve` can be told, resolved and validated."""
 
-    host: str = option("0.0.0.0", parse_text, "Address to listen on.", "ADDR")
-    port: int = option(8000, parse_port, "Port of the application.", "PORT")
-    probe_port: int | None = option(
-        None, parse_port, "Port of the probes and metrics (default: port + 1).", "PORT"
-    )
+    # -- Serving -------------------------------------------------------------------------
+    host: str = option("0.0.0.0", parse_text, "Address to listen on.", "ADDR", group=SERVING)
+    port: int = option(8000, parse_port, "Port of the application.", "PORT", group=SERVING)
     workers: int = option(
         1,
         lambda v: parse_int(v, 1),
         "Worker processes. (django-hurricane used --workers for threads; see --threads.)",
         "N",
+        group=SERVING,
     )
     threads: int = option(
         32,
@@ -262,83 +274,35 @@ class Options:
         "Threads per worker that run views, started as needed; 0 runs views on the event loop, "
         "one at a time.",
         "N",
+        group=SERVING,
     )
     no_adaptive_views: bool = option(
         False,
         parse_bool,
         "Run every view on the shared view threads: never move a route inline onto the event "
         "loop, or to one request at a time, however its views have run.",
-    )
-    liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH")
-    readiness_probe: str = option("/ready", parse_path, "Path of the readiness probe.", "PATH")
-    startup_probe: str = option("/startup", parse_path, "Path of the startup probe.", "PATH")
-    no_probe: bool = option(False, parse_bool, "Do not start the probe server.")
-    req_queue_len: int = option(
-        10,
-        lambda v: parse_int(v, 1),
-        "Requests waiting for a thread at which a worker stops counting as ready.",
-        "N",
-    )
-    heartbeat_interval: float = option(
-        1.0, parse_positive_duration, "Seconds between a worker's heartbeats.", "SECONDS"
-    )
-    heartbeat_timeout: float = option(
-        10.0,
-        parse_positive_duration,
-        "A ready worker silent this long is hung: its stacks are logged and it is replaced.",
-        "SECONDS",
-    )
-    startup_timeout: float = option(
-        60.0,
-        parse_positive_duration,
-        "A worker still booting after this long is replaced.",
-        "SECONDS",
-    )
-    check_interval: float = option(
-        10.0,
-        parse_positive_duration,
-        "Seconds between runs of the Django health checks.",
-        "SECONDS",
-    )
-    check_timeout: float = option(
-        5.0,
-        parse_positive_duration,
-        "A health check running longer than this has failed.",
-        "SECONDS",
-    )
-    liveness_grace: float = option(
-        60.0,
-        parse_duration,
-        "Liveness fails only when no worker has been healthy for this long.",
-        "SECONDS",
-    )
-    shutdown_delay: float | None = option(
-        None,
-        parse_duration,
-        "After SIGTERM, keep serving this long with readiness failing, so the pod leaves the "
-        "load balancer first (default: 5 under Kubernetes, else 0).",
-        "SECONDS",
-    )
-    graceful_timeout: float = option(
-        30.0,
-        parse_duration,
-        "After the shutdown delay, how long in-flight requests may take.",
-        "SECONDS",
+        group=SERVING,
     )
     max_body_size: int = option(
-        100 * MiB, parse_size, "Largest request body accepted; larger ones get 413.", "BYTES"
+        100 * MiB,
+        parse_size,
+        "Largest request body accepted; larger ones get 413.",
+        "BYTES",
+        group=SERVING,
     )
     max_buffer_size: int = option(
         100 * MiB,
         parse_size,
         "Largest request body kept in memory; a larger one is spooled to a temporary file.",
         "BYTES",
+        group=SERVING,
     )
     keep_alive_timeout: float = option(
         75.0,
         parse_positive_duration,
         "An idle keep-alive connection is closed after this long.",
         "SECONDS",
+        group=SERVING,
     )
     read_timeout: float = option(
         30.0,
@@ -346,6 +310,7 @@ class Options:
         "A client gets this long to send a request's headers, and to send more of its body or "
         "read more of the response, before it is cut off.",
         "SECONDS",
+        group=SERVING,
     )
     trusted_proxies: str = option(
         "",
@@ -353,70 +318,96 @@ class Options:
         "Comma-separated addresses or CIDR networks (or *) whose X-Forwarded-For and "
         "X-Forwarded-Proto headers are believed.",
         "ADDRS",
+        group=SERVING,
     )
-    max_requests: int | None = option(
-        None,
-        parse_optional(lambda v: parse_int(v, 1)),
-        "Recycle a worker after this many requests (off by default).",
-        "N",
+    static: bool = option(
+        False, parse_bool, "Serve STATIC_ROOT at STATIC_URL from the workers.", group=SERVING
     )
-    max_requests_jitter: int = option(
-        0,
-        parse_int,
-        "Add up to this many requests to --max-requests, per worker, so workers do not recycle all at once.",
-        "N",
-    )
-    max_memory: int | None = option(
-        None,
-        parse_optional(lambda v: parse_int(v, 1)),
-        "Recycle a worker whose resident memory stays above this many MiB for three "
-        "heartbeats in a row (off by default).",
-        "MIB",
-    )
-    max_worker_age: float | None = option(
-        None,
-        parse_optional(parse_positive_duration),
-        "Recycle a worker after it has run this long (off by default).",
-        "SECONDS",
-    )
-    max_worker_age_jitter: float = option(
-        0.0, parse_duration, "Add up to this much to --max-worker-age, per worker.", "SECONDS"
-    )
-    request_timeout: float | None = option(
-        None,
-        parse_optional(parse_positive_duration),
-        "A request running longer than this makes its worker count as hung: a replacement "
-        "starts, the other requests finish, then the worker is killed (off by default).",
-        "SECONDS",
-    )
+    media: bool = option(False, parse_bool, "Serve MEDIA_ROOT at MEDIA_URL from the workers.", group=SERVING)
     debug: bool = option(
         False,
         parse_bool,
         "asyncio's debug mode in the workers: callbacks that block the event loop over 100 ms are "
         "logged (no effect on Django's DEBUG).",
+        group=SERVING,
     )
-    log_level: str = option("INFO", parse_log_level, "Level of Hurricane's own log lines.", "LEVEL")
+    log_level: str = option(
+        "INFO", parse_log_level, "Level of Hurricane's own log lines.", "LEVEL", group=SERVING
+    )
     log_format: str = option(
-        "text", parse_log_format, "Hurricane's log lines as text, or json (one object per line).", "FORMAT"
+        "text",
+        parse_log_format,
+        "Hurricane's log lines as text, or json (one object per line).",
+        "FORMAT",
+        group=SERVING,
     )
     log_probes: bool = option(
-        False, parse_bool, "Log probe and metrics requests on hurricane.probe (also: LOG_PROBES = True)."
+        False,
+        parse_bool,
+        "Log probe and metrics requests on hurricane.probe (also: LOG_PROBES = True).",
+        group=SERVING,
     )
-    metrics: str = option("/metrics", parse_path, "Path of the Prometheus metrics on the probe port.", "PATH")
-    no_metrics: bool = option(False, parse_bool, "Do not serve metrics.")
-    # django-hurricane's options.
-    static: bool = option(False, parse_bool, "Serve STATIC_ROOT at STATIC_URL from the workers.")
-    media: bool = option(False, parse_bool, "Serve MEDIA_ROOT at MEDIA_URL from the workers.")
-    autoreload: bool = option(
-        False, parse_bool, "Restart the workers when code changes (development; the probes stay up)."
+
+    # -- Probes --------------------------------------------------------------------------
+    probe_port: int | None = option(
+        None,
+        parse_port,
+        "Port of the probes and metrics (default: port + 1).",
+        "PORT",
+        group=PROBES,
     )
-    static_watch: tuple[str, ...] = option(
-        (),
-        parse_paths,
-        "With --autoreload: run collectstatic when files under PATH change (repeatable).",
-        "PATH",
-        repeat=True,
+    liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH", group=PROBES)
+    readiness_probe: str = option("/ready", parse_path, "Path of the readiness probe.", "PATH", group=PROBES)
+    startup_probe: str = option("/startup", parse_path, "Path of the startup probe.", "PATH", group=PROBES)
+    no_probe: bool = option(False, parse_bool, "Do not start the probe server.", group=PROBES)
+    metrics: str = option(
+        "/metrics", parse_path, "Path of the Prometheus metrics on the probe port.", "PATH", group=PROBES
     )
+    no_metrics: bool = option(False, parse_bool, "Do not serve metrics.", group=PROBES)
+    req_queue_len: int = option(
+        10,
+        lambda v: parse_int(v, 1),
+        "Requests waiting for a thread at which a worker stops counting as ready.",
+        "N",
+        group=PROBES,
+    )
+    check_interval: float = option(
+        10.0,
+        parse_positive_duration,
+        "Seconds between runs of the Django health checks.",
+        "SECONDS",
+        group=PROBES,
+    )
+    check_timeout: float = option(
+        5.0,
+        parse_positive_duration,
+        "A health check running longer than this has failed.",
+        "SECONDS",
+        group=PROBES,
+    )
+    liveness_grace: float = option(
+        60.0,
+        parse_duration,
+        "Liveness fails only when no worker has been healthy for this long.",
+        "SECONDS",
+        group=PROBES,
+    )
+    webhook_url: str | None = option(
+        None,
+        parse_url,
+        "POST a JSON webhook here when startup succeeds or fails and when liveness or readiness changes.",
+        "URL",
+        group=PROBES,
+    )
+    version: str | None = option(
+        None,
+        parse_text,
+        "The application's version, sent with webhooks.",
+        flag=False,
+        group=PROBES,
+    )
+
+    # -- Before the workers start --------------------------------------------------------
     command: tuple[str, ...] = option(
         (),
         parse_commands,
@@ -424,32 +415,135 @@ class Options:
         '--command "migrate --noinput" (repeatable; run in order; a failure stops serve).',
         "COMMAND",
         repeat=True,
+        group=PRESTART,
     )
     check_migrations: bool = option(
         False,
         parse_bool,
         "Before the workers start, wait until the database is reachable and no migration is pending.",
+        group=PRESTART,
     )
     check_migrations_apply: bool = option(
-        False, parse_bool, "Like --check-migrations, but apply pending migrations."
+        False,
+        parse_bool,
+        "Like --check-migrations, but apply pending migrations.",
+        group=PRESTART,
     )
-    webhook_url: str | None = option(
+
+    # -- Worker lifecycle ----------------------------------------------------------------
+    heartbeat_interval: float = option(
+        1.0,
+        parse_positive_duration,
+        "Seconds between a worker's heartbeats.",
+        "SECONDS",
+        group=LIFECYCLE,
+    )
+    heartbeat_timeout: float = option(
+        10.0,
+        parse_positive_duration,
+        "A ready worker silent this long is hung: its stacks are logged and it is replaced.",
+        "SECONDS",
+        group=LIFECYCLE,
+    )
+    startup_timeout: float = option(
+        60.0,
+        parse_positive_duration,
+        "A worker still booting after this long is replaced.",
+        "SECONDS",
+        group=LIFECYCLE,
+    )
+    shutdown_delay: float | None = option(
         None,
-        parse_url,
-        "POST a JSON webhook here when startup succeeds or fails and when liveness or readiness changes.",
-        "URL",
+        parse_duration,
+        "After SIGTERM, keep serving this long with readiness failing, so the pod leaves the "
+        "load balancer first (default: 5 under Kubernetes, else 0).",
+        "SECONDS",
+        group=LIFECYCLE,
     )
-    version: str | None = option(
-        None, parse_text, "The application's version, sent with webhooks.", flag=False
+    graceful_timeout: float = option(
+        30.0,
+        parse_duration,
+        "After the shutdown delay, how long in-flight requests may take.",
+        "SECONDS",
+        group=LIFECYCLE,
+    )
+    max_requests: int | None = option(
+        None,
+        parse_optional(lambda v: parse_int(v, 1)),
+        "Recycle a worker after this many requests (off by default).",
+        "N",
+        group=LIFECYCLE,
+    )
+    max_requests_jitter: int = option(
+        0,
+        parse_int,
+        "Add up to this many requests to --max-requests, per worker, so workers do not recycle all at once.",
+        "N",
+        group=LIFECYCLE,
+    )
+    max_memory: int | None = option(
+        None,
+        parse_optional(lambda v: parse_int(v, 1)),
+        "Recycle a worker whose resident memory stays above this many MiB for three "
+        "heartbeats in a row (off by default).",
+        "MIB",
+        group=LIFECYCLE,
+    )
+    max_worker_age: float | None = option(
+        None,
+        parse_optional(parse_positive_duration),
+        "Recycle a worker after it has run this long (off by default).",
+        "SECONDS",
+        group=LIFECYCLE,
+    )
+    max_worker_age_jitter: float = option(
+        0.0,
+        parse_duration,
+        "Add up to this much to --max-worker-age, per worker.",
+        "SECONDS",
+        group=LIFECYCLE,
+    )
+    request_timeout: float | None = option(
+        None,
+        parse_optional(parse_positive_duration),
+        "A request running longer than this makes its worker count as hung: a replacement "
+        "starts, the other requests finish, then the worker is killed (off by default).",
+        "SECONDS",
+        group=LIFECYCLE,
+    )
+
+    # -- Development ---------------------------------------------------------------------
+    autoreload: bool = option(
+        False,
+        parse_bool,
+        "Restart the workers when code changes (development; the probes stay up).",
+        group=DEVELOPMENT,
+    )
+    static_watch: tuple[str, ...] = option(
+        (),
+        parse_paths,
+        "With --autoreload: run collectstatic when files under PATH change (repeatable).",
+        "PATH",
+        repeat=True,
+        group=DEVELOPMENT,
     )
     debugger: bool = option(
-        False, parse_bool, "Listen for a debugger (debugpy, Debug Adapter Protocol) in worker 0."
+        False,
+        parse_bool,
+        "Listen for a debugger (debugpy, Debug Adapter Protocol) in worker 0.",
+        group=DEVELOPMENT,
     )
-    debugger_port: int = option(5678, parse_port, "Port of --debugger.", "PORT")
+    debugger_port: int = option(5678, parse_port, "Port of --debugger.", "PORT", group=DEVELOPMENT)
     pycharm_host: str | None = option(
-        None, parse_text, "Connect worker 0 to the PyCharm debug server on this host (pydevd).", "HOST"
+        None,
+        parse_text,
+        "Connect worker 0 to the PyCharm debug server on this host (pydevd).",
+        "HOST",
+        group=DEVELOPMENT,
     )
-    pycharm_port: int | None = option(None, parse_port, "Port of the PyCharm debug server.", "PORT")
+    pycharm_port: int | None = option(
+        None, parse_port, "Port of the PyCharm debug server.", "PORT", group=DEVELOPMENT
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
