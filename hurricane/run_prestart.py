@@ -21,7 +21,7 @@ EXIT_FAILED = 1
 
 
 def main(argv: list[str]) -> int:
-    spec = child.start(argv, "hurricane prestart")
+    spec = child.start(argv)
     options = spec.options
     parent = child.ParentPipe(spec.pipe)
 

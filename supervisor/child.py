@@ -16,7 +16,7 @@ import signal
 import sys
 from typing import NoReturn
 
-from supervisor import pipes, protocol
+from supervisor import descriptors, pipes, protocol
 from supervisor.spec import Spec, read_descriptor
 
 log = logging.getLogger("hurricane.supervisor")
@@ -33,16 +33,18 @@ def read_spec(argv: list[str]) -> Spec:
     return Spec.from_json(read_descriptor(int(argv[1])))
 
 
-def start(argv: list[str], title: str) -> Spec:
+def start(argv: list[str]) -> Spec:
     """The first thing a child does: read its spec, follow its parent, take its title."""
     spec = read_spec(argv)
     follow_parent(spec.parent_pid)
-    set_title(title.format(index=spec.index))
+    descriptors.raise_limit()  # inherited raised from the supervisor, unless started otherwise
+    role = spec.role if spec.role != "worker" else f"worker {spec.index}"
+    set_title(f"hurricane {role}")
     return spec
 
 
 def follow_parent(parent_pid: int) -> None:
-    """Ignore the terminal's Ctrl-C (the supervisor decides how children stop) and ask
+    """Ignore the terminal's signals (the supervisor decides how children stop) and ask
     the kernel to kill this process when the supervisor dies (Linux).
 
     The supervisor is single-threaded, so the "parent thread exits" caveat of
@@ -50,6 +52,9 @@ def follow_parent(parent_pid: int) -> None:
     pipe EOF instead.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # In a process group of its own, a child writing to the terminal is in the background:
+    # with `stty tostop` the kernel would stop it at its first log line.
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
@@ -58,15 +63,29 @@ def follow_parent(parent_pid: int) -> None:
 
 def set_title(title: str) -> None:
     """Show ``title`` in ps and top: the whole command line with setproctitle if installed,
-    else the kernel's 15-character process name."""
+    else the kernel's 15-character process name (``hurricane worker 3`` is ``hurricane-w3``)."""
     try:
         import setproctitle  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         if sys.platform.startswith("linux"):
-            name = ctypes.create_string_buffer(title.replace(" ", "-").encode()[:15])
+            name = ctypes.create_string_buffer(short_name(title).encode()[:15])
             _prctl(PR_SET_NAME, ctypes.addressof(name))
         return
     setproctitle.setproctitle(title)
+
+
+ABBREVIATIONS = {"supervisor": "sup", "prestart": "pre", "worker": "w", "template": "tmpl", "consumer": "c"}
+
+
+def short_name(title: str) -> str:
+    """A title within the kernel's 15 characters: ``hurricane worker 3`` is ``hurricane-w3``,
+    ``hurricane supervisor :8000`` is ``hurricane-sup``."""
+    words = title.split()
+    if len(words) < 2:
+        return title[:15]
+    role = ABBREVIATIONS.get(words[1], words[1][:5])
+    number = words[2] if len(words) > 2 and words[2].isdigit() else ""
+    return f"{words[0]}-{role}{number}"[:15]
 
 
 def _prctl(option: int, arg: int) -> None:

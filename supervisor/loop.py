@@ -17,7 +17,8 @@ import socket
 import time
 from collections.abc import Callable
 
-from supervisor import health, prestart, webhooks
+from supervisor import descriptors, health, prestart, webhooks
+from supervisor.child import set_title
 from supervisor.clock import WatchClock
 from supervisor.options import Options
 from supervisor.pool import WorkerPool
@@ -31,6 +32,7 @@ log = logging.getLogger("hurricane.supervisor")
 
 PROBE_STOP_GRACE = 2.0
 TICK = 0.25
+REPEAT_WINDOW = 1.0  # a stop signal repeated this soon is the same request, not a second one
 
 
 class Supervisor:
@@ -55,6 +57,7 @@ class Supervisor:
         self.probe: ProbeProcess | None = None
         self.phase = Phase.STARTING
         self.phase_deadline: float | None = None
+        self.stop_signal_at = 0.0
         self.exit_code: int | None = None
         self.startup_done = False
         self.startup_s: float | None = None
@@ -100,23 +103,32 @@ class Supervisor:
         self.pool.app_fd = self.app_socket.fileno()
         app_port = bound_port(self.app_socket)
         probe_note = "no probes"
+        probe_host = "--probe-host" if opts.probe_host is not None else "--host"
         if not opts.no_probe:
             try:
                 probe_socket = (
-                    passed.pop(0) if passed else bind(opts.host, opts.effective_probe_port, "--probe-port")
+                    passed.pop(0)
+                    if passed
+                    else bind(
+                        opts.effective_probe_host, opts.effective_probe_port, "--probe-port", probe_host
+                    )
                 )
             except BindError:
                 self.app_socket.close()
                 raise
             self.probe = ProbeProcess(opts, probe_socket, self.reaper, self.clock, self.probe_argv)
-            probe_note = f"probes on {opts.host}:{bound_port(probe_socket)}"
+            probe_note = f"probes on {opts.effective_probe_host}:{bound_port(probe_socket)}"
+        set_title(f"hurricane supervisor :{app_port}")
+        before, limit = descriptors.raise_limit()  # the children inherit it
         log.info(
-            "listening on %s:%d, %s, %d worker(s), pid %d",
+            "listening on %s:%d, %s, %d worker(s), pid %d, file descriptor limit %d%s",
             opts.host,
             app_port,
             probe_note,
             opts.workers,
             os.getpid(),
+            limit,
+            f" (raised from {before})" if limit != before else "",
         )
 
     def install_signals(self) -> None:
@@ -143,7 +155,8 @@ class Supervisor:
         }
 
     def on_signals(self) -> None:
-        assert self._wakeup_r is not None
+        if self._wakeup_r is None:
+            return
         try:
             data = self._wakeup_r.recv(512)
         except BlockingIOError:
@@ -155,6 +168,9 @@ class Supervisor:
                     log.info("received %s", signal.Signals(signum).name)
                 actions[signum]()
 
+    def set_phase(self, phase: Phase) -> None:
+        self.phase = self.pool.phase = phase
+
     def reload(self) -> None:
         self.notifier.reloading()
         self.pool.reload()
@@ -162,19 +178,27 @@ class Supervisor:
     def begin_shutdown(self) -> None:
         """SIGTERM/SIGINT: fail readiness now, keep serving for the delay, then drain."""
         self.notifier.stopping()
+        now = self.clock()
         if self.phase.shutting_down:
+            if now - self.stop_signal_at < REPEAT_WINDOW:
+                # One request that arrived twice: GNU timeout, for one, signals its child
+                # and then its whole process group.
+                log.debug("a stop signal again within %.1fs: the same request", REPEAT_WINDOW)
+                return
             log.warning("second stop signal: stopping at once")
             self.stop_now()
             return
-        self.phase = Phase.DRAINING
+        self.stop_signal_at = now
+        if self.probe is not None:
+            self.probe.shutting_down = True
+        self.set_phase(Phase.DRAINING)
         self.phase_deadline = self.clock() + (self.options.shutdown_delay or 0.0)
         if self.options.shutdown_delay:
             log.info("readiness is failing; serving for %.1fs more", self.options.shutdown_delay)
 
     def stop_workers(self) -> None:
         now = self.clock()
-        self.phase = Phase.STOPPING
-        self.pool.shutting_down = True
+        self.set_phase(Phase.STOPPING)
         self.phase_deadline = now + self.pool.drain_deadline()
         log.info("stopping workers (graceful timeout %.1fs)", self.options.graceful_timeout)
         # Our copy of the listening socket goes first: once the workers close theirs,
@@ -188,7 +212,7 @@ class Supervisor:
 
     def finish(self, code: int) -> None:
         self.exit_code = code  # set first: children exiting from here on are expected to
-        self.pool.shutting_down = True
+        self.set_phase(Phase.STOPPING)
         self.notifier.stopping()
         if self.prestart is not None:
             self.prestart.stop()
@@ -233,6 +257,9 @@ class Supervisor:
             events = self.selector.select(0)
         for key, _ in events:
             key.data()
+        # Signals that arrived meanwhile come before the exits they may explain: a stop
+        # signal sent to every process at once must be the shutdown, not a crash.
+        self.on_signals()
         self.reaper.reap()
         if self.exit_code is None:
             self.tick(self.clock())
@@ -259,7 +286,7 @@ class Supervisor:
             self.stop_now(EXIT_CANNOT_START)
             return
         if self.phase is Phase.STARTING and self.startup_done:
-            self.phase = Phase.RUNNING
+            self.set_phase(Phase.RUNNING)
         elif self.phase is Phase.DRAINING and self.phase_deadline is not None:
             if now >= self.phase_deadline:
                 self.stop_workers()

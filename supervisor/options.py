@@ -283,6 +283,15 @@ class Options:
         "loop, or to one request at a time, however its views have run.",
         group=SERVING,
     )
+    max_connections: int | None = option(
+        None,
+        parse_optional(lambda v: parse_int(v, 1)),
+        "Client connections a worker holds at most; at the limit it stops accepting (others take "
+        "the connections) and closes its longest-idle ones to make room (default: from the file "
+        "descriptor limit, less a reserve).",
+        "N",
+        group=SERVING,
+    )
     max_body_size: int = option(
         100 * MiB,
         parse_size,
@@ -309,6 +318,22 @@ class Options:
         parse_positive_duration,
         "A client gets this long to send a request's headers, and to send more of its body or "
         "read more of the response, before it is cut off.",
+        "SECONDS",
+        group=SERVING,
+    )
+    min_data_rate: int = option(
+        240,
+        parse_size,
+        "Bytes per second a client must at least send of a request body, or take of a response, "
+        "on average once --data-rate-grace has passed; a slower body gets 408, a slower reader is "
+        "disconnected (0: no minimum).",
+        "BYTES",
+        group=SERVING,
+    )
+    data_rate_grace: float = option(
+        5.0,
+        parse_duration,
+        "How long a request body or a response may move slower than --min-data-rate at first.",
         "SECONDS",
         group=SERVING,
     )
@@ -349,6 +374,14 @@ class Options:
     )
 
     # -- Probes --------------------------------------------------------------------------
+    probe_host: str | None = option(
+        None,
+        parse_text,
+        "Address the probe and metrics port listens on (default: --host): where the kubelet "
+        "reaches it, when the application listens on loopback behind a sidecar, or the reverse.",
+        "ADDR",
+        group=PROBES,
+    )
     probe_port: int | None = option(
         None,
         parse_port,
@@ -565,6 +598,10 @@ class Options:
         return cls.from_dict(json.loads(text))
 
     @property
+    def effective_probe_host(self) -> str:
+        return self.probe_host if self.probe_host is not None else self.host
+
+    @property
     def effective_probe_port(self) -> int:
         if self.probe_port is not None:
             return self.probe_port
@@ -667,7 +704,8 @@ def deprecations(
 
 def validate(options: Options) -> None:
     """Checks that involve more than one option."""
-    if options.port and options.effective_probe_port == options.port and not options.no_probe:
+    same_host = options.effective_probe_host == options.host
+    if options.port and options.effective_probe_port == options.port and same_host and not options.no_probe:
         raise OptionError("probe_port", options.effective_probe_port, "the options", "is the same as --port")
     probes = [options.liveness_probe, options.readiness_probe, options.startup_probe]
     if len(set(probes)) != len(probes):

@@ -17,7 +17,15 @@ from collections.abc import Callable
 from supervisor import counters, health, protocol
 from supervisor.options import Options
 from supervisor.process import Pipe, Reaper, describe_exit, spawn
-from supervisor.protocol import BootError, Heartbeat, ReloadRequest, RestartReason, WorkerReport, WorkerState
+from supervisor.protocol import (
+    BootError,
+    Heartbeat,
+    Phase,
+    ReloadRequest,
+    RestartReason,
+    WorkerReport,
+    WorkerState,
+)
 from supervisor.recycling import Recycler
 from supervisor.workers import Slot, Stopping, WorkerHandle, limits, recycle_reason
 
@@ -50,7 +58,7 @@ class WorkerPool:
         self.ever_ready = False
         self.fatal: str | None = None  # the application cannot boot: the server must stop
         self.last_healthy_at: float | None = None
-        self.shutting_down = False  # workers that end now are not replaced
+        self.phase = Phase.STARTING  # the server's, as the supervisor sets it
 
     # -- spawning and hearing from workers ------------------------------------------
 
@@ -209,10 +217,17 @@ class WorkerPool:
         if slot is not None and successor is None:
             slot.last_exit = how
         now = self.clock()
+        clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         if worker.stopping is not None:
             log.info("%s %s (%s)", worker.label(), how, worker.stopping.reason)
-        elif self.shutting_down:
+        elif self.phase is Phase.STOPPING:
             log.info("%s %s", worker.label(), how)
+        elif self.phase is Phase.DRAINING and clean:
+            # It got the stop signal too (systemd's KillMode=control-group, a signal to
+            # every pid): it drained as asked, and the shutdown goes on without it.
+            log.info("%s %s during the shutdown: not replaced", worker.label(), how)
+            if slot is not None:
+                slot.respawn_at = None
         elif os.WIFEXITED(status) and os.WEXITSTATUS(status) == protocol.EXIT_BOOT_ERROR:
             self.on_boot_error(worker, replacement, now)
         elif replacement:

@@ -4,6 +4,7 @@ restarted when it dies while the server runs."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import sys
@@ -38,7 +39,8 @@ class ProbeProcess:
         self.child: ChildProcess | None = None
         self.writer: LatestLineWriter | None = None
         self.respawn_at: float | None = None
-        self.stopping = False  # the server is stopping: an exit now is expected
+        self.shutting_down = False  # a clean exit now is not restarted (a crash still is)
+        self.stopped = False  # the server is finishing: no exit is restarted
 
     def start(self) -> None:
         child = self.child = spawn(
@@ -67,14 +69,18 @@ class ProbeProcess:
         self.child.reaped(status)
         self.child.close_pipe()
         self.child = self.writer = None
-        if self.stopping:
+        how = describe_exit(status)
+        if self.stopped:
             return
-        log.error("probe process %s: restarting it", describe_exit(status))
+        if self.shutting_down and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            log.info("probe process %s during the shutdown: not restarted", how)  # it got the stop signal too
+            return
+        log.error("probe process %s: restarting it", how)
         self.respawn_at = self.clock() + RESPAWN_DELAY
 
     def stop(self) -> ChildProcess | None:
         """SIGTERM the probe; returns it, for the caller to wait for."""
-        self.stopping = True
+        self.stopped = True
         if self.child is not None:
             self.child.send(signal.SIGTERM)
         return self.child

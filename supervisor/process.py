@@ -102,8 +102,14 @@ def spawn(
     spec_fd = write_descriptor(spec.to_json().encode())
     inherited = [*fds.values(), spec_fd, *([theirs] if theirs is not None else [])]
     try:
+        # A process group of its own: a signal sent to the supervisor's group (Ctrl-C,
+        # `kill -- -PGID`, dumb-init, GNU timeout, honcho) reaches the supervisor alone,
+        # which then stops its children the way it always does.
         popen = subprocess.Popen(
-            [*argv, "--spec-fd", str(spec_fd)], pass_fds=inherited, stdin=subprocess.DEVNULL
+            [*argv, "--spec-fd", str(spec_fd)],
+            pass_fds=inherited,
+            stdin=subprocess.DEVNULL,
+            process_group=0,
         )
     except BaseException:
         if ours is not None:

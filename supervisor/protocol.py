@@ -146,6 +146,7 @@ class Heartbeat:
     loop_lag_ms: float = 0.0
     in_flight: int = 0
     queued: int = 0  # requests waiting for a view thread
+    connections: int = 0  # open client connections
     threads: int = 0
     requests_total: int = 0
     oldest_request: RunningRequest | None = None

@@ -14,12 +14,12 @@ class BindError(OSError):
     """A listening socket could not be bound; the message is one readable line."""
 
 
-def bind(host: str, port: int, option: str) -> socket.socket:
+def bind(host: str, port: int, option: str, host_option: str = "--host") -> socket.socket:
     """Bind and listen on host:port; the socket is inheritable so children can share it."""
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise BindError(f"option --host: {host!r} cannot be resolved ({exc.strerror})") from None
+        raise BindError(f"option {host_option}: {host!r} cannot be resolved ({exc.strerror})") from None
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:

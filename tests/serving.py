@@ -79,8 +79,9 @@ class Server:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
+        host: str = "127.0.0.1",
     ) -> tuple[int, dict[str, str], bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", port or self.app_port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port or self.app_port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             response = conn.getresponse()

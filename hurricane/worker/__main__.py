@@ -19,7 +19,7 @@ log = logging.getLogger("hurricane.worker")
 
 
 def main(argv: list[str]) -> int:
-    spec = child.start(argv, "hurricane worker {index}")
+    spec = child.start(argv)
     parent = child.ParentPipe(spec.pipe)
     # The supervisor sends SIGUSR1 to a hung worker: every thread's stack goes to stderr,
     # from C, so it works even while a C call holds the GIL.

@@ -20,6 +20,7 @@ from collections.abc import Callable, MutableSet
 from typing import IO, Any, cast
 
 from hurricane.worker.body import Body, BodyTooLarge
+from hurricane.worker.rates import MinimumRate
 from hurricane.worker.request import MAX_HEAD, BadRequest, RequestHead, parse_head
 from hurricane.worker.response import error_response
 from supervisor.options import Options
@@ -74,6 +75,13 @@ class Connection(asyncio.Protocol):
         self.drained: asyncio.Future[None] | None = None
         self.requests = 0
         self.idle_since = self.loop.time()
+        self.rate = MinimumRate(options.min_data_rate, options.data_rate_grace)
+        self.body_started = 0.0
+        self.sent = 0  # bytes handed to the transport, ever
+        self.stalled_at = 0.0  # when the client last stopped taking what we wrote
+        self.stalled_sent = 0  # what had left the transport's buffer by then
+        self.progress_at = 0.0  # since then: when we last saw it take something
+        self.progress_sent = 0
 
     # -- asyncio.Protocol -----------------------------------------------------------
 
@@ -107,14 +115,37 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self.stalled_at = self.progress_at = self.loop.time()
+        self.stalled_sent = self.progress_sent = self.delivered()
         if self.state is State.APP:
-            self.deadline = self.loop.time() + self.options.read_timeout
+            self.deadline = self.reader_deadline()
 
     def resume_writing(self) -> None:
         self.write_paused = False
         if self.state is State.APP:
             self.deadline = None
         self.release_writers()
+
+    def delivered(self) -> int:
+        """Bytes that have left the transport's buffer for the kernel."""
+        assert self.transport is not None
+        return self.sent - self.transport.get_write_buffer_size()
+
+    def reader_deadline(self) -> float:
+        """While the client is not keeping up with a response: when to look again, and cut it
+        off if by then it took nothing for --read-timeout, or less than the minimum rate."""
+        stalled = self.progress_at + self.options.read_timeout
+        slowest = self.rate.deadline(self.stalled_at, self.progress_sent - self.stalled_sent)
+        return stalled if slowest is None else min(stalled, slowest)
+
+    def reader_too_slow(self) -> bool:
+        now, delivered = self.loop.time(), self.delivered()
+        if delivered > self.progress_sent:
+            self.progress_at, self.progress_sent = now, delivered
+        moved = delivered - self.stalled_sent
+        return now - self.progress_at >= self.options.read_timeout or self.rate.too_slow(
+            self.stalled_at, moved, now
+        )
 
     # -- reading requests -----------------------------------------------------------
 
@@ -166,7 +197,8 @@ class Connection(asyncio.Protocol):
             return True
         self.body = Body(length, self.options.max_body_size, self.options.max_buffer_size)
         self.state = State.BODY
-        self.deadline = self.loop.time() + self.options.read_timeout
+        self.body_started = self.loop.time()
+        self.deadline = self.body_started + self.options.read_timeout
         if head.expect_continue and not self.buffer:
             self.write(CONTINUE)
         return True
@@ -175,7 +207,10 @@ class Connection(asyncio.Protocol):
         assert self.body is not None
         used = self.body.feed(self.buffer)
         del self.buffer[:used]
-        self.deadline = self.loop.time() + self.options.read_timeout
+        # No byte for --read-timeout, or too few since the body began: 408.
+        deadline = self.loop.time() + self.options.read_timeout
+        slowest = self.rate.deadline(self.body_started, self.body.size)
+        self.deadline = deadline if slowest is None else min(deadline, slowest)
         return self.body.done
 
     def dispatch(self) -> None:
@@ -213,6 +248,7 @@ class Connection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and self.state is not State.CLOSED and data:
+            self.sent += len(data)
             self.transport.write(data)
 
     async def writable(self) -> None:
@@ -245,14 +281,33 @@ class Connection(asyncio.Protocol):
             self.deadline = None
             self.transport.close()
 
+    def evict(self) -> None:
+        """Close an idle connection to make room for a new client; a client that has not
+        taken the last response yet loses it (that is what makes it a poor keeper)."""
+        if self.transport is not None and self.transport.get_write_buffer_size():
+            self.state = State.CLOSED
+            self.transport.abort()
+        else:
+            self.close()
+
     def expire(self) -> None:
         """The deadline passed: drop an idle connection, cut a slow one."""
         if self.state in (State.IDLE, State.LINGER):
             self.close()
         elif self.state in (State.HEAD, State.BODY):
             self.refuse(408)
-        elif self.transport is not None:  # a response the client stopped reading
-            self.transport.abort()
+        elif self.transport is not None and self.write_paused:
+            # A response the client takes too slowly, or not at all.
+            if self.reader_too_slow():
+                log.info(
+                    "cut off %s: it took %d bytes of the response in %.1fs",
+                    self.peer[0],
+                    self.progress_sent - self.stalled_sent,
+                    self.loop.time() - self.stalled_at,
+                )
+                self.transport.abort()
+            else:
+                self.deadline = self.reader_deadline()
 
     # -- writing from a view thread -------------------------------------------------
 

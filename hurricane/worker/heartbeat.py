@@ -58,6 +58,7 @@ class HeartbeatSender:
         stats: RequestStats,
         checks: CheckRunner,
         placement: RoutePlacement | None = None,
+        connections: Callable[[], int] = lambda: 0,
     ) -> None:
         self.parent = parent
         self.index = index
@@ -66,6 +67,7 @@ class HeartbeatSender:
         self.stats = stats
         self.checks = checks
         self.placement = placement
+        self.connections = connections
         self.state = WorkerState.BOOTING
         self.loop_lag = 0.0
         self.memory = ResidentMemory()
@@ -106,6 +108,7 @@ class HeartbeatSender:
             loop_lag_ms=round(1000 * self.loop_lag, 2),
             in_flight=self.stats.in_flight,
             queued=self.stats.queued,
+            connections=self.connections(),
             threads=self.threads,
             requests_total=self.stats.requests_total,
             oldest_request=self.stats.oldest(),

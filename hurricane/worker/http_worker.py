@@ -44,6 +44,7 @@ class HTTPWorker:
             app, self.executor, self.stats, options, sock.getsockname()[1], script_name()
         )
         self.checks = CheckRunner(options.check_interval, options.check_timeout)
+        self.http = Listener(self.dispatcher.handle, options, sock)
         self.heartbeat = HeartbeatSender(
             parent,
             index,
@@ -52,8 +53,8 @@ class HTTPWorker:
             self.stats,
             self.checks,
             self.dispatcher.placement,
+            lambda: len(self.http.connections),
         )
-        self.http = Listener(self.dispatcher.handle, options, sock)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -70,6 +71,7 @@ class HTTPWorker:
         self.checks.on_round = checks_done
         self.checks.start()
         self.http.start()
+        log.info("worker %d: at most %d connections", self.index, self.http.max_connections)
         self.heartbeat.state = WorkerState.READY
         self.heartbeat.beat()
         watch = asyncio.ensure_future(child.watch_parent(self.parent_pid))

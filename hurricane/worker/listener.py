@@ -1,4 +1,9 @@
-"""Accept connections on the shared socket and keep them within their deadlines."""
+"""Accept connections on the shared socket and keep them within their deadlines and their number.
+
+At ``--max-connections`` the listener stops accepting, so the connections wait in
+the shared backlog for another worker, and closes its longest-idle connection to
+make room for the one waiting: idle connections cannot crowd out new clients.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import asyncio
 import errno
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from hurricane.worker.connection import Connection, Handler, State
+from supervisor import descriptors
 from supervisor.options import Options
 
 log = logging.getLogger("hurricane.worker")
@@ -20,14 +27,31 @@ FD_EXHAUSTED_PAUSE = 0.1
 OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
+class Connections(set[Connection]):
+    """The open connections; ``on_gone`` hears of each one that closes."""
+
+    def __init__(self, on_gone: Callable[[], None]) -> None:
+        super().__init__()
+        self.on_gone = on_gone
+
+    def discard(self, conn: object) -> None:
+        super().discard(conn)
+        self.on_gone()
+
+
 class Listener:
     def __init__(self, handle: Handler, options: Options, sock: socket.socket) -> None:
         self.handle = handle
         self.options = options
         self.sock = sock
         self.loop: asyncio.AbstractEventLoop  # the running loop, from start() on
-        self.connections: set[Connection] = set()
+        self.connections = Connections(self.connection_gone)
+        self.max_connections = options.max_connections or descriptors.default_max_connections(
+            descriptors.current_limit(), options.threads
+        )
         self.accepting = False
+        self.full = False  # at --max-connections: accepting waits for a connection to close
+        self.warned_full = False
         self.adopting = 0
         self.stopped = False
         self.sweep_every = max(0.02, min(1.0, options.keep_alive_timeout / 4, options.read_timeout / 4))
@@ -39,7 +63,7 @@ class Listener:
         self.loop.call_later(self.sweep_every, self.sweep)
 
     def resume(self) -> None:
-        if not self.accepting and not self.stopped:
+        if not self.accepting and not self.stopped and not self.full:
             self.accepting = True
             self.loop.add_reader(self.sock.fileno(), self.accept)
 
@@ -59,7 +83,11 @@ class Listener:
         self.sock.close()
 
     def accept(self, limit: int = ACCEPT_BATCH) -> None:
-        for _ in range(limit):
+        for attempt in range(limit):
+            if len(self.connections) + self.adopting >= self.max_connections:
+                if attempt == 0:  # the socket was readable: a client is waiting
+                    self.make_room()
+                return
             try:
                 conn, _ = self.sock.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -74,6 +102,26 @@ class Listener:
                 self.loop.call_later(FD_EXHAUSTED_PAUSE, self.resume)
                 return
             self.adopt(conn)
+
+    def make_room(self) -> None:
+        """At the limit with a client waiting: stop accepting until a connection closes, and
+        close the one idle longest, if there is one, so that happens soon."""
+        self.full = True
+        self.pause()
+        idle = [c for c in self.connections if c.state is State.IDLE]
+        if idle:
+            min(idle, key=lambda c: c.idle_since).evict()
+        elif not self.warned_full:
+            self.warned_full = True
+            log.warning(
+                "worker at --max-connections (%d), every connection busy: not accepting", self.max_connections
+            )
+
+    def connection_gone(self) -> None:
+        if self.full and len(self.connections) + self.adopting < self.max_connections:
+            self.full = False
+            self.warned_full = False
+            self.resume()
 
     def accept_backlog(self) -> None:
         """Take every connection already waiting on the socket, so none is reset at exit."""
@@ -92,6 +140,7 @@ class Listener:
 
     def adopted(self, task: asyncio.Future[Any]) -> None:
         self.adopting -= 1
+        self.connection_gone()  # it is in the registry now, or failed: either may make room
         if not task.cancelled() and task.exception() is not None:
             log.debug("a connection failed before it started: %s", task.exception())
 

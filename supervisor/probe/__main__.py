@@ -21,7 +21,7 @@ SNAPSHOT_LIMIT = 1 << 24
 
 
 def main(argv: list[str]) -> int:
-    spec = child.start(argv, "hurricane probe")
+    spec = child.start(argv)
     logs.configure(spec.options.log_level, spec.options.log_format)
     asyncio.run(serve(spec.options, spec.fds["probe"], spec.pipe, spec.parent_pid))
     return 0
@@ -39,7 +39,9 @@ async def serve(options: Options, probe_fd: int, pipe: int, parent: int) -> None
         idle_connection_timeout=PROBE_IDLE_TIMEOUT,
         max_body_size=PROBE_MAX_BODY,
     )
-    server.add_sockets([socket.socket(fileno=probe_fd)])
+    sock = socket.socket(fileno=probe_fd)
+    server.add_sockets([sock])
+    child.set_title(f"hurricane probe :{sock.getsockname()[1]}")
     snapshots = PipeReader(pipe, "supervisor", limit=SNAPSHOT_LIMIT)
 
     def on_readable() -> None:

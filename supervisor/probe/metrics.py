@@ -92,6 +92,7 @@ def worker_states(workers: Sequence[WorkerReport]) -> Metric:
 _WORKER_GAUGES: tuple[tuple[str, str, Callable[[WorkerReport, float], float | None]], ...] = (
     ("hurricane_requests_in_flight", "Requests being served.", lambda w, age: w.heartbeat.in_flight),
     ("hurricane_requests_queued", "Requests waiting for a view thread.", lambda w, age: w.heartbeat.queued),
+    ("hurricane_connections", "Open client connections.", lambda w, age: w.heartbeat.connections),
     (
         "hurricane_worker_heartbeat_age_seconds",
         "Seconds since the worker's last heartbeat.",

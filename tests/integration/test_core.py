@@ -1,9 +1,11 @@
 """The process model end to end: the real manage.py serve, over HTTP and signals."""
 
 import json
+import re
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,29 @@ def test_serve_becomes_the_supervisor_and_serves_app_and_probes():
             assert body["workers"][0]["state"] == "ready"
         kinds = sorted(cmdline(pid)[2] for pid in server.children())
         assert kinds == ["hurricane.worker", "supervisor.probe"]
+
+
+def test_no_secret_on_any_command_line_and_every_process_has_a_title():
+    secret = "hook-token-4711"
+    with serving("--webhook-url", f"http://127.0.0.1:9/{secret}") as server:
+        pids = [server.proc.pid, *server.children()]
+        assert all(secret not in " ".join(cmdline(pid)) for pid in pids)
+        names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids}
+        assert names == {"hurricane-sup", "hurricane-probe", "hurricane-w0"}
+
+
+def test_the_probe_port_can_listen_on_another_address():
+    env = serve_env()
+    with serving("--probe-host", "127.0.0.2", env=env, ready=False) as server:
+        assert re.search(rf"probes on 127\.0\.0\.2:{server.probe_port}", server.output)
+
+        def ready() -> bool:
+            return server.request("GET", "/ready", host="127.0.0.2", port=server.probe_port)[0] == 200
+
+        wait_until(ready, 30, "/ready on 127.0.0.2", lambda: server.output)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", server.probe_port), timeout=5)
+        assert server.get("/hello")[0] == 200
 
 
 def test_probe_paths_are_configurable_and_unknown_paths_404():

@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import threading
+import time
 
 import pytest
 
@@ -77,7 +78,10 @@ def test_keep_alive_clients_are_told_to_close_while_draining():
 def test_second_signal_stops_at_once():
     with serving("--shutdown-delay", "30") as server:
         server.signal(signal.SIGTERM)
+        first = time.monotonic()
         wait_until(lambda: server.probe("/ready")[0] == 503, 5, "readiness to fail")
+        # The same signal within a second is the same request arriving twice (see below).
+        wait_until(lambda: time.monotonic() > first + 1.2, 5, "a second to pass")
         server.signal(signal.SIGTERM)
         assert server.wait_exit(5) == 1
     assert "second stop signal" in server.output
@@ -281,3 +285,73 @@ def test_an_invalid_response_head_is_a_500_and_leaves_nothing_in_flight():
         server.signal(signal.SIGTERM)
         assert server.wait_exit(8) == 0  # the drain does not wait for a lost request
     assert "invalid Content-Length" in server.output
+
+
+def test_a_stop_signal_repeated_at_once_is_one_request_not_a_second_signal():
+    """GNU timeout signals its child, then its whole process group: the supervisor hears twice."""
+    with serving("--shutdown-delay", "0.5") as server:
+        server.signal(signal.SIGTERM)
+        server.signal(signal.SIGTERM)
+        assert server.wait_exit(30) == 0
+    assert "second stop signal" not in server.output
+
+
+@pytest.mark.parametrize("kubernetes", [False, True], ids=["plain", "kubernetes"])
+def test_sigterm_to_the_process_group_is_the_same_clean_shutdown(kubernetes):
+    """`kill -TERM -- -PGID`: what dumb-init, honcho and a terminal's Ctrl-C do."""
+    env = serve_env(**({"KUBERNETES_SERVICE_HOST": "10.0.0.1"} if kubernetes else {}))
+    with serving(env=env) as server:
+        workers = server.worker_pids()
+        os.killpg(server.proc.pid, signal.SIGTERM)  # the session's group: serve started it
+        if kubernetes:  # the shutdown delay: readiness fails while the same worker serves on
+            wait_until(lambda: server.probe("/ready")[0] == 503, 5, "readiness to fail")
+            assert server.get("/hello")[0] == 200
+            assert server.worker_pids() == workers
+        assert server.wait_exit(30) == 0
+    after = server.output.split("received SIGTERM", 1)[1]
+    assert " started" not in after and "restart" not in after
+    assert " ERROR " not in server.output
+    assert server.output.count("received SIGTERM") == 1
+    if kubernetes:
+        assert "serving for 5.0s more" in server.output
+
+
+def test_children_signalled_with_the_supervisor_drain_and_are_not_replaced():
+    """systemd's KillMode=control-group signals every process of the service at once."""
+    with serving("--shutdown-delay", "2") as server:
+        children = server.children()
+        assert len(children) == 2  # the probe and the worker
+        for pid in [server.proc.pid, *children]:
+            os.kill(pid, signal.SIGTERM)
+        assert server.wait_exit(30) == 0
+    after = server.output.split("received SIGTERM", 1)[1]
+    assert " started" not in after
+    assert " ERROR " not in server.output
+    assert "not replaced" in after and "not restarted" in after
+
+
+def test_a_stopped_supervisor_judges_nothing_by_the_time_it_did_not_look():
+    """A paused VM or `kill -STOP` of the supervisor: its workers kept beating into their pipes."""
+    with serving("--heartbeat-timeout", "1") as server:
+        workers = server.worker_pids()
+        with Load(server.app_port, "/hello", connections=4) as load:
+            ok_count_grows(load, 50, 10, server)
+            os.kill(server.proc.pid, signal.SIGSTOP)
+            stopped = time.monotonic()
+            try:
+                # The probe notices its snapshots stop coming; the workers serve on meanwhile.
+                wait_until(lambda: server.probe("/ready")[0] == 503, 5, "readiness to fail")
+                ok_count_grows(load, 50, 10, server)
+                wait_until(lambda: time.monotonic() > stopped + 4, 10, "four heartbeat timeouts")
+            finally:
+                os.kill(server.proc.pid, signal.SIGCONT)
+            resumed = time.monotonic()
+            wait_until(lambda: server.probe_ok("/ready"), 5, "readiness back", lambda: server.output)
+            back_in = time.monotonic() - resumed
+            ok_count_grows(load, 50, 10, server)
+            tally = load.stop()
+        assert server.worker_pids() == workers
+    assert tally.failures == []
+    assert back_in < 0.5  # a few heartbeat intervals (0.1 s here)
+    assert "hung" not in server.output
+    assert "stalled for" in server.output

@@ -17,7 +17,7 @@ PASSING = {tag: CheckResult(ok=True) for tag in ("startup", "liveness", "readine
 
 
 def main() -> int:
-    spec = child.start(sys.argv[1:], "stub worker {index}")
+    spec = child.start(sys.argv[1:])
     parent = child.ParentPipe(spec.pipe)
     mode = os.environ.get("STUB_MODE", "ok")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
