@@ -11,4 +11,6 @@ urlpatterns = [
     path("stream", views.stream),
     path("echo", views.echo),
     path("pid", views.pid),
+    path("report", views.report),
+    path("async-sleep", views.async_sleep),
 ]

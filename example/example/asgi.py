@@ -1,5 +1,6 @@
-"""The example project behind Django's ASGI handler, for uvicorn."""
+import os
 
 from django.core.asgi import get_asgi_application
 
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example.settings")
 application = get_asgi_application()
