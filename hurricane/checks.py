@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import connections
 
+from hurricane.boot import describe
 from supervisor.protocol import CheckError, CheckResult, DbResult
 
 log = logging.getLogger("hurricane.worker")
@@ -167,7 +168,7 @@ class CheckRunner:
     def _on_raise(self, tag: str, name: str, exc: Exception) -> None:
         """Log a raising check's traceback once, not every round while it keeps raising."""
         if name not in self._raising:
-            log.warning("%s check %s raised", tag, name, exc_info=exc)
+            log.warning("%s check %s raised %s", tag, name, describe(exc), exc_info=exc)
         self._raised_now.add(name)
 
     def log_changes(self, results: dict[str, CheckResult], db: dict[str, DbResult]) -> None:

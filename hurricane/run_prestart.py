@@ -11,8 +11,9 @@ import shlex
 import sys
 import time
 
-from hurricane.boot import describe
+from hurricane.boot import describe, hint
 from supervisor import child, logs, protocol
+from supervisor.options import Options
 
 log = logging.getLogger("hurricane.supervisor")
 
@@ -34,8 +35,9 @@ def main(argv: list[str]) -> int:
         django.setup(set_prefix=False)
     except Exception as exc:
         logs.configure(options.log_level, options.log_format)
-        log.error("the application cannot start: %s", describe(exc))
-        return EXIT_FAILED
+        log.debug("prestart cannot load the application", exc_info=exc)
+        log.error("the application cannot start: %s%s", describe(exc), hint(options))
+        return protocol.EXIT_BOOT_ERROR
     logs.configure(options.log_level, options.log_format)
     # Command output goes to stdout, log lines to stderr: line buffering keeps
     # them in the order they happened.
@@ -44,7 +46,7 @@ def main(argv: list[str]) -> int:
 
     for command in options.command:
         report(f"command {command!r}")
-        if not run_command(command):
+        if not run_command(command, options):
             return EXIT_FAILED
     checking = options.check_migrations or options.check_migrations_apply
     if checking and not migrations.wait(options.check_migrations_apply, report, POLL):
@@ -52,7 +54,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def run_command(command: str) -> bool:
+def run_command(command: str, options: Options) -> bool:
     """Run one management command in this process; its output goes to the log as it is."""
     from django.core.management import CommandError, call_command
 
@@ -67,8 +69,9 @@ def run_command(command: str) -> bool:
     except CommandError as exc:
         log.error("command %r failed: %s", command, exc)
         return False
-    except Exception:
-        log.exception("command %r failed", command)
+    except Exception as exc:
+        log.debug("command %r failed", command, exc_info=exc)
+        log.error("command %r failed: %s%s", command, describe(exc), hint(options))
         return False
     log.info("command %r finished in %.2fs", command, time.monotonic() - started)
     return True

@@ -45,8 +45,12 @@ def formatter(fmt: str) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
 
 
+_handler: logging.Handler | None = None  # ours, when no configuration gave the loggers one
+
+
 def configure(level: str, fmt: str = "text") -> None:
     """Make the ``hurricane`` loggers print, unless a handler for them is in place already."""
+    global _handler
     logger = logging.getLogger(ROOT)
     _enable_hierarchy()
     if logger.handlers or logging.getLogger().handlers:
@@ -54,9 +58,14 @@ def configure(level: str, fmt: str = "text") -> None:
             logger.setLevel(level)
         return
     logger.setLevel(level)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter(fmt))
-    logger.addHandler(handler)
+    _handler = logging.StreamHandler(sys.stderr)
+    _handler.setFormatter(formatter(fmt))
+    logger.addHandler(_handler)
+
+
+def own_handler() -> logging.Handler | None:
+    """The handler ``configure()`` installed, if the logging configuration left it to us."""
+    return _handler
 
 
 def _enable_hierarchy() -> None:

@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from supervisor import descriptors, health, prestart, webhooks
+from supervisor import descriptors, health, prestart, versions, webhooks
 from supervisor.child import set_title
 from supervisor.clock import WatchClock
 from supervisor.options import Options
@@ -121,7 +121,8 @@ class Supervisor:
         set_title(f"hurricane supervisor :{app_port}")
         before, limit = descriptors.raise_limit()  # the children inherit it
         log.info(
-            "listening on %s:%d, %s, %d worker(s), pid %d, file descriptor limit %d%s",
+            "%s listening on %s:%d, %s, %d worker(s), pid %d, file descriptor limit %d%s",
+            versions.line(),
             opts.host,
             app_port,
             probe_note,
@@ -151,6 +152,7 @@ class Supervisor:
             signal.SIGHUP: self.reload,
             signal.SIGTTIN: self.pool.scale_up,
             signal.SIGTTOU: self.pool.scale_down,
+            signal.SIGUSR1: self.pool.dump_stacks,
             signal.SIGCHLD: lambda: None,  # reaping happens on every step
         }
 
@@ -272,7 +274,7 @@ class Supervisor:
         elif self.exit_code is None:
             assert self.prestart is not None
             self.failure = self.prestart.failure
-            self.stop_now(1)
+            self.stop_now(EXIT_CANNOT_START if self.prestart.cannot_start else 1)
 
     def tick(self, now: float) -> None:
         # No worker starts before the prestart commands have succeeded.

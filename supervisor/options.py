@@ -15,7 +15,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 Parser = Callable[[Any], Any]
 
@@ -170,6 +170,42 @@ def parse_networks(value: Any) -> str:
     return ",".join((["*"] if everyone else []) + [str(n) for n in found])
 
 
+ACCESS_LOG_FIELDS = (
+    "remote",
+    "method",
+    "target",
+    "path",
+    "query",
+    "protocol",
+    "status",
+    "bytes",
+    "duration_ms",
+    "duration_s",
+    "host",
+    "user_agent",
+    "referer",
+    "request_id",
+    "worker",
+)
+DEFAULT_ACCESS_LOG_FORMAT = "{remote} {method} {target} {status} {bytes}B {duration_ms:.1f}ms"
+
+
+def parse_access_log_format(value: Any) -> str:
+    """A ``str.format`` string over ACCESS_LOG_FIELDS, checked by formatting sample values."""
+    text = str(value)
+    sample: dict[str, Any] = {
+        name: 0 if name in ("status", "bytes", "worker") else "x" for name in ACCESS_LOG_FIELDS
+    }
+    sample.update(duration_ms=0.5, duration_s=0.0005)
+    try:
+        text.format_map(sample)
+    except KeyError as exc:
+        raise _Invalid(f"names an unknown field {exc} (fields: {', '.join(ACCESS_LOG_FIELDS)})") from None
+    except (ValueError, IndexError, TypeError) as exc:
+        raise _Invalid(f"is not a format ({exc})") from None
+    return text
+
+
 def parse_url(value: Any) -> str:
     text = str(value).strip()
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
@@ -221,12 +257,14 @@ def option(
     repeat: bool = False,
     flag: bool = True,
     commands: tuple[str, ...] = ("serve",),
+    default_text: str | None = None,
 ) -> Any:
     """Declare one option: its default, its parser, its help text and its group in the help.
 
     ``repeat``: the flag may be given several times (the value is a tuple).
     ``flag=False``: a setting or environment variable only, with no command-line flag.
     ``commands``: the management commands that take it.
+    ``default_text``: the default in words, where it is derived from something else.
     """
     # A boolean option is a switch on the command line: given means on.
     switch = isinstance(default, bool)
@@ -239,6 +277,7 @@ def option(
         "switch": switch,
         "group": group,
         "commands": commands,
+        "default_text": default_text,
     }
     return field(default=default, metadata=meta)
 
@@ -291,6 +330,7 @@ class Options:
         "descriptor limit, less a reserve).",
         "N",
         group=SERVING,
+        default_text="from the file descriptor limit",
     )
     max_body_size: int = option(
         100 * MiB,
@@ -366,6 +406,15 @@ class Options:
         "FORMAT",
         group=SERVING,
     )
+    access_log_format: str = option(
+        DEFAULT_ACCESS_LOG_FORMAT,
+        parse_access_log_format,
+        "The access log line, with fields in braces: "
+        + ", ".join(ACCESS_LOG_FIELDS)
+        + " (docs/options.md says what each is).",
+        "FORMAT",
+        group=SERVING,
+    )
     log_probes: bool = option(
         False,
         parse_bool,
@@ -381,6 +430,7 @@ class Options:
         "reaches it, when the application listens on loopback behind a sidecar, or the reverse.",
         "ADDR",
         group=PROBES,
+        default_text="--host",
     )
     probe_port: int | None = option(
         None,
@@ -388,6 +438,7 @@ class Options:
         "Port of the probes and metrics (default: port + 1).",
         "PORT",
         group=PROBES,
+        default_text="--port + 1",
     )
     liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH", group=PROBES)
     readiness_probe: str = option("/ready", parse_path, "Path of the readiness probe.", "PATH", group=PROBES)
@@ -492,6 +543,7 @@ class Options:
         "load balancer first (default: 5 under Kubernetes, else 0).",
         "SECONDS",
         group=LIFECYCLE,
+        default_text="5s under Kubernetes, else 0",
     )
     graceful_timeout: float = option(
         30.0,
@@ -637,6 +689,41 @@ def env_name(name: str) -> str:
     return "HURRICANE_" + name.upper()
 
 
+def shown_default(spec: dataclasses.Field[Any]) -> str | None:
+    """An option's default as a person would type it (``100MiB``, ``30s``), if it has one."""
+    meta, default = spec.metadata, cast(Any, spec.default)
+    if meta["default_text"]:
+        return str(meta["default_text"])
+    if default in (None, (), "") or isinstance(default, bool):
+        return None
+    if meta["metavar"] == "BYTES":
+        return format_size(int(default))
+    if meta["metavar"] == "SECONDS":
+        return format_duration(float(default))
+    return str(default)
+
+
+def format_size(size: int) -> str:
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds and seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    return f"{seconds:g}s"
+
+
+def suggestion(given: str, known: list[str]) -> str | None:
+    """The known flag closest to a mistyped one, if one is close."""
+    import difflib
+
+    close = difflib.get_close_matches(given.split("=", 1)[0], known, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def resolve(
     cli: Mapping[str, Any],
     settings: Mapping[str, Any] | None = None,
@@ -707,10 +794,14 @@ def validate(options: Options) -> None:
     same_host = options.effective_probe_host == options.host
     if options.port and options.effective_probe_port == options.port and same_host and not options.no_probe:
         raise OptionError("probe_port", options.effective_probe_port, "the options", "is the same as --port")
-    probes = [options.liveness_probe, options.readiness_probe, options.startup_probe]
-    if len(set(probes)) != len(probes):
-        raise OptionError("liveness_probe", ", ".join(probes), "the options", "are not distinct")
-    if not options.no_metrics and options.metrics in probes:
+    probes = {"liveness_probe": options.liveness_probe}
+    for name in ("readiness_probe", "startup_probe"):
+        path = getattr(options, name)
+        taken = next((other for other, used in probes.items() if used == path), None)
+        if taken is not None:
+            raise OptionError(name, path, "the options", f"is also the path of {flag_name(taken)}")
+        probes[name] = path
+    if not options.no_metrics and options.metrics in probes.values():
         raise OptionError("metrics", options.metrics, "the options", "is also a probe path")
     if options.pycharm_host and options.pycharm_port is None:
         raise OptionError("pycharm_host", options.pycharm_host, "the options", "needs --pycharm-port")

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from supervisor import counters, health, protocol
+from supervisor.oom import OomWatch
 from supervisor.options import Options
 from supervisor.process import Pipe, Reaper, describe_exit, spawn
 from supervisor.protocol import (
@@ -53,6 +54,7 @@ class WorkerPool:
         self.workers: list[WorkerHandle] = []
         self.slots = {index: Slot() for index in range(options.workers)}
         self.recycler = Recycler()
+        self.oom = OomWatch()
         self.restarts: Counter[str] = Counter()
         self.retired = counters.Totals()  # dead workers' counts, so the sums never go backwards
         self.ever_ready = False
@@ -63,8 +65,9 @@ class WorkerPool:
     # -- spawning and hearing from workers ------------------------------------------
 
     def spawn(self, index: int) -> WorkerHandle:
-        child = spawn("worker", self.argv, self.options, {"app": self.app_fd}, Pipe.FROM_CHILD, index)
         request_limit, age_limit = limits(self.options, self.rng)
+        fds = {"app": self.app_fd}
+        child = spawn("worker", self.argv, self.options, fds, Pipe.FROM_CHILD, index, request_limit)
         worker = WorkerHandle(index, child, self.clock(), request_limit=request_limit, age_limit=age_limit)
         assert child.pipe is not None
         self.selector.register(child.pipe, selectors.EVENT_READ, lambda: self.on_pipe(worker))
@@ -212,7 +215,9 @@ class WorkerPool:
         replacement = self.recycler.is_replacement(worker)
         self.recycler.forget(worker)
         # A stopping worker (recycled, hung) that ends by SIGKILL got it from us.
-        how = describe_exit(status, oom_hint=worker.stopping is None)
+        killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        why = "" if worker.stopping is not None or not killed else self.oom.explain_kill()
+        how = describe_exit(status, why)
         slot = self.slots.get(worker.index)
         if slot is not None and successor is None:
             slot.last_exit = how
@@ -308,6 +313,11 @@ class WorkerPool:
         if current is None:
             return
         slot = self.slots.get(current.old.index)
+        if current.reason is RestartReason.CODE_CHANGE:
+            # The edit that broke it is not retried: the next code change is the next attempt.
+            self.recycler.abandon(now, 0.0)
+            log.error("keeping %s; the next code change tries again", current.old.label())
+            return
         delay = max(1.0, slot.policy.on_crash(now) if slot is not None else 0.0)
         old = self.recycler.abandon(now, delay)
         if old is not None:
@@ -330,6 +340,12 @@ class WorkerPool:
     @property
     def reloading(self) -> bool:
         return self.recycler.reloading
+
+    def dump_stacks(self) -> None:
+        """SIGUSR1 to the supervisor: every worker writes its threads' stacks to stderr."""
+        log.info("asking %d worker(s) for their stacks", len(self.workers))
+        for worker in self.workers:
+            worker.child.send(signal.SIGUSR1)  # faulthandler, registered by each worker
 
     # -- scaling ------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from supervisor.options import Options
 from supervisor.process import ChildProcess, Pipe, Reaper, describe_exit, spawn
-from supervisor.protocol import ChildMessage, PrestartStage, PrestartStatus
+from supervisor.protocol import EXIT_BOOT_ERROR, ChildMessage, PrestartStage, PrestartStatus
 
 log = logging.getLogger("hurricane.supervisor")
 
@@ -40,6 +40,7 @@ class Prestart:
         self.status = PrestartStatus.RUNNING
         self.stage = ""
         self.failure = ""
+        self.cannot_start = False  # it could not load the application at all
         self.started_at = 0.0
 
     @property
@@ -80,6 +81,7 @@ class Prestart:
             self.on_done(True)
             return
         self.status = PrestartStatus.FAILED
+        self.cannot_start = os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_BOOT_ERROR
         self.failure = f"prestart {describe_exit(status)}" + (f" during {self.stage}" if self.stage else "")
         log.error("%s after %.2fs: stopping", self.failure, took)
         self.on_done(False)

@@ -87,6 +87,7 @@ def spawn(
     fds: dict[str, int] | None = None,
     pipe: Pipe = Pipe.NONE,
     index: int = 0,
+    request_limit: int | None = None,
 ) -> ChildProcess:
     """Start ``argv --spec-fd N``; the child reads its Spec from that descriptor.
 
@@ -98,7 +99,7 @@ def spawn(
     if pipe is not Pipe.NONE:
         read_end, write_end = os.pipe()
         ours, theirs = (read_end, write_end) if pipe is Pipe.FROM_CHILD else (write_end, read_end)
-    spec = Spec(role, options, os.getpid(), -1 if theirs is None else theirs, index, fds)
+    spec = Spec(role, options, os.getpid(), -1 if theirs is None else theirs, index, fds, request_limit)
     spec_fd = write_descriptor(spec.to_json().encode())
     inherited = [*fds.values(), spec_fd, *([theirs] if theirs is not None else [])]
     try:
@@ -147,15 +148,14 @@ class Reaper:
                 handler(status)
 
 
-def describe_exit(status: int, oom_hint: bool = True) -> str:
-    """A wait status in words, as a log line wants it. ``oom_hint``: whether a SIGKILL may
-    have come from the kernel's OOM killer (not when the supervisor sent it itself)."""
+def describe_exit(status: int, why_killed: str = "") -> str:
+    """A wait status in words, as a log line wants it; ``why_killed`` explains a SIGKILL."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         try:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        hint = " (out of memory?)" if sig == signal.SIGKILL and oom_hint else ""
-        return f"killed by {name}{hint}"
+        why = f" ({why_killed})" if why_killed and sig == signal.SIGKILL else ""
+        return f"killed by {name}{why}"
     return f"exited with code {os.waitstatus_to_exitcode(status)}"

@@ -23,6 +23,7 @@ class Spec:
     pipe: int = -1  # the child's end of its pipe to or from the supervisor
     index: int = 0
     fds: dict[str, int] = field(default_factory=dict)  # inherited sockets by name ("app", "probe")
+    request_limit: int | None = None  # --max-requests with this worker's jitter
 
     def to_json(self) -> str:
         return json.dumps(
@@ -33,6 +34,7 @@ class Spec:
                 "pipe": self.pipe,
                 "index": self.index,
                 "fds": self.fds,
+                "request_limit": self.request_limit,
             }
         )
 
@@ -46,6 +48,7 @@ class Spec:
             pipe=int(data["pipe"]),
             index=int(data["index"]),
             fds={str(k): int(v) for k, v in data["fds"].items()},
+            request_limit=data.get("request_limit"),
         )
 
 

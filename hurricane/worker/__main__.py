@@ -11,7 +11,7 @@ import socket
 import sys
 from typing import Any
 
-from hurricane.boot import describe, load_application
+from hurricane.boot import describe, hint, load_application, route_application_errors
 from supervisor import child, logs, protocol
 from supervisor.options import Options
 
@@ -28,14 +28,17 @@ def main(argv: list[str]) -> int:
     try:
         app = load_application()
     except BaseException as exc:  # any boot failure is reported the same way
-        parent.send(protocol.BootError(describe(exc)[:2000], os.getpid()))
+        logs.configure(options.log_level, options.log_format)
+        log.debug("worker %d cannot load the application", spec.index, exc_info=exc)
+        parent.send(protocol.BootError((describe(exc) + hint(options))[:2000], os.getpid()))
         return protocol.EXIT_BOOT_ERROR
     logs.configure(options.log_level, options.log_format)
+    route_application_errors()
     from hurricane.worker.http_worker import HTTPWorker
 
     app = add_extras(app, options, spec.index, parent)
     sock = socket.socket(fileno=spec.fds["app"])
-    worker = HTTPWorker(app, options, spec.index, sock, parent, spec.parent_pid)
+    worker = HTTPWorker(app, options, spec.index, sock, parent, spec.parent_pid, spec.request_limit)
     # --debug: asyncio's debug mode logs every callback that blocks the loop over 100 ms.
     asyncio.run(worker.run(), debug=options.debug)
     # Leave without joining the view threads: a request stuck past --request-timeout

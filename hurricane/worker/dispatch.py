@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import IO
 
+from hurricane.worker.access import AccessLog
 from hurricane.worker.connection import Connection
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
 from hurricane.worker.placement import Place, RoutePlacement
@@ -29,12 +30,14 @@ class RequestDispatcher:
         options: Options,
         port: int,
         script_name: str = "",
+        worker: int = 0,
     ) -> None:
         self.executor = executor
         adaptive = executor is not None and not options.no_adaptive_views
         self.placement = RoutePlacement() if adaptive else None
         self.lanes: dict[str, ViewPool] = {}  # a thread for each route that takes turns
-        self.serving = Serving(app, stats, self.placement, self.busy_threads)
+        access = AccessLog(options.access_log_format)
+        self.serving = Serving(app, stats, self.placement, self.busy_threads, access, worker)
         self.environ = EnvironBuilder(
             port, script_name, TrustedProxies(options.trusted_proxies), options.workers > 1
         )

@@ -34,14 +34,15 @@ class HTTPWorker:
         sock: socket.socket,
         parent: ParentPipe,
         parent_pid: int,
+        request_limit: int | None = None,
     ) -> None:
         self.options = options
         self.index = index
         self.parent_pid = parent_pid
-        self.stats = RequestStats()
+        self.stats = RequestStats(request_limit)
         self.executor = ViewPool(options.threads) if options.threads else None
         self.dispatcher = RequestDispatcher(
-            app, self.executor, self.stats, options, sock.getsockname()[1], script_name()
+            app, self.executor, self.stats, options, sock.getsockname()[1], script_name(), index
         )
         self.checks = CheckRunner(options.check_interval, options.check_timeout)
         self.http = Listener(self.dispatcher.handle, options, sock)
@@ -55,6 +56,9 @@ class HTTPWorker:
             self.dispatcher.placement,
             lambda: len(self.http.connections),
         )
+        # At --max-requests the supervisor hears at once, not a heartbeat later: its
+        # replacement starts while this worker still serves.
+        self.stats.on_limit = self.heartbeat.send_now
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -102,11 +106,13 @@ class HTTPWorker:
         self.heartbeat.stop()
         self.heartbeat.beat()  # the final counts, which the supervisor adds to its totals
         self.dispatcher.shutdown()
+        served = self.stats.requests_total
         log.info(
-            "worker %d drained in %.2fs, %d requests served",
+            "worker %d drained in %.2fs, %d request%s served",
             self.index,
             time.monotonic() - started,
-            self.stats.requests_total,
+            served,
+            "" if served == 1 else "s",
         )
 
     def stuck_requests(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 
 from supervisor.counters import Histogram, Responses, method_label, status_class
 from supervisor.protocol import Counters, RunningRequest
@@ -14,7 +15,9 @@ class RequestStats:
     """In-flight, queued and total requests, responses by method and status class, and
     a latency histogram. Mutated on the loop thread, except ``started``."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None, on_limit: Callable[[], None] = lambda: None) -> None:
+        self.limit = limit  # --max-requests for this worker: ``on_limit`` is told when it is reached
+        self.on_limit = on_limit
         self.in_flight = 0
         self.requests_total = 0
         self.submitted = 0
@@ -35,16 +38,20 @@ class RequestStats:
         if self._open.pop(key, None) is not None:
             self.in_flight -= 1
             self.requests_total += 1
+            if self.requests_total == self.limit:
+                self.on_limit()
 
-    def responded(self, key: int, status: int) -> None:
-        """A response went out for the request ``key`` (before ``end``)."""
+    def responded(self, key: int, status: int) -> float:
+        """A response went out for the request ``key`` (before ``end``); how long it took."""
         if key not in self._open:
-            return
+            return 0.0
         started, method, _ = self._open[key]
         by_class = self.responses.setdefault(method_label(method), {})
         klass = status_class(status)
         by_class[klass] = by_class.get(klass, 0) + 1
-        self.latency.observe(time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self.latency.observe(seconds)
+        return seconds
 
     def counters(self) -> Counters:
         """The heartbeat's share (a copy: the heartbeat is encoded later)."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from hurricane.worker import access
+from hurricane.worker.access import AccessLog, request_fields
 from hurricane.worker.connection import Connection, State
 from hurricane.worker.inline import off_loop
 from hurricane.worker.placement import Place, RoutePlacement, Run, Stopwatch
@@ -38,12 +38,18 @@ class Serving:
     stats: RequestStats
     placement: RoutePlacement | None
     busy_threads: Callable[[], int]  # view threads running a request now (a hint)
+    access: AccessLog
+    worker: int
     draining: bool = False  # responses tell keep-alive clients to go elsewhere
 
     def responded(self, exchange: Exchange) -> None:
-        self.stats.responded(exchange.key, exchange.status)
-        head = exchange.head
-        access.log_response(exchange.environ["REMOTE_ADDR"], head.method, head.target, exchange.status)
+        seconds = self.stats.responded(exchange.key, exchange.status)
+        if self.access.enabled:
+            sent = exchange.response.sent
+            fields = request_fields(
+                exchange.environ, exchange.head.target, exchange.status, sent, seconds, self.worker
+            )
+            self.access.log(fields)
 
 
 class Exchange:

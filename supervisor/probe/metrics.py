@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from supervisor import counters, health
+from supervisor import counters, health, versions
 from supervisor.probe.state import ProbeState
 from supervisor.protocol import Snapshot, WorkerReport, WorkerState
 
@@ -50,6 +50,7 @@ def families(snapshot: Snapshot, age: float) -> Iterator[Metric]:
     yield from checks(workers)
     yield routes(workers)
     yield from supervisor_gauges(snapshot, age)
+    yield info()
 
 
 def requests(totals: counters.Totals) -> Metric:
@@ -153,6 +154,17 @@ def routes(workers: Sequence[WorkerReport]) -> Metric:
     for worker in workers:
         for place, count in sorted(worker.heartbeat.routes.items()):
             family.add_metric([*_labels(worker), place], float(count))
+    return family
+
+
+def info() -> Metric:
+    family = GaugeMetricFamily(
+        "hurricane_info",
+        "The running versions of Hurricane, Django and Python.",
+        labels=["version", "django", "python"],
+    )
+    found = versions.versions()
+    family.add_metric([found["hurricane"], found["django"], found["python"]], 1.0)
     return family
 
 

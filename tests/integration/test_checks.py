@@ -1,6 +1,7 @@
 """Custom Django checks tagged liveness/readiness/startup decide the probes (tests/checkapp)."""
 
 import json
+import re
 
 import pytest
 
@@ -81,7 +82,13 @@ def test_a_check_that_raises_fails_its_probe_and_never_the_worker(steer):
         probe_until(server, "/alive", 200)
         assert server.worker_pids() == [pid]
         # The traceback and the failure are logged once, not every round; so is the recovery.
-        assert server.output.count("RuntimeError: secret liveness internals") == 1, server.output
+        assert server.output.count("Traceback (most recent call last)") == 1, server.output
+        # The one line names the project's file and line where the check raised.
+        assert re.search(
+            r"liveness check checkapp\.checks\.liveness raised RuntimeError: secret liveness internals "
+            r"at \S*checkapp/checks\.py:\d+ in verdict\n",
+            server.output,
+        )
         assert (
             server.output.count("liveness checks failing: hurricane.E001: checkapp.checks.liveness raised")
             == 1

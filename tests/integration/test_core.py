@@ -98,6 +98,8 @@ def test_killed_worker_is_replaced_and_probes_recover():
         _, body = server.probe("/alive")
         assert body["workers"][0]["restarts"] == 1
         assert "killed by SIGKILL" in body["workers"][0]["last_exit"]
+    # The cgroup's OOM count did not move: someone sent it, and the log says so.
+    assert "killed by SIGKILL (not by Hurricane nor the out-of-memory killer" in server.output
 
 
 def test_repeated_crashes_back_off():

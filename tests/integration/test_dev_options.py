@@ -97,6 +97,7 @@ def test_autoreload_restarts_workers_keeps_probe_and_survives_a_broken_edit(tmp_
         wait_until(watching, 30, "the new worker's watcher", lambda: server.output)
         write_urls(tmp_path, "def broken(:\n")
         server.wait_for_line(r"replacement worker 0 \(pid \d+\) failed to boot: SyntaxError")
+        server.wait_for_line(r"keeping worker 0 \(pid \d+\); the next code change tries again")
         attempts = server.output.count("worker 0 (pid")
         time.sleep(3)  # no restart loop: nothing changes until the next edit
         assert server.output.count("worker 0 (pid") == attempts
@@ -108,6 +109,7 @@ def test_autoreload_restarts_workers_keeps_probe_and_survives_a_broken_edit(tmp_
             lambda: server.get("/version") == (200, b"v3"), 30, "v3 after the fix", lambda: server.output
         )
         assert probe in server.children()
+    assert "retried in" not in server.output
 
 
 def test_static_watch_runs_collectstatic_on_change(files):

@@ -87,6 +87,18 @@ def test_second_signal_stops_at_once():
     assert "second stop signal" in server.output
 
 
+def test_max_requests_starts_the_replacement_at_the_limit_not_a_heartbeat_later():
+    args = ("--max-requests", "3", "--heartbeat-interval", "5", "--heartbeat-timeout", "20")
+    with serving(*args, "--check-interval", "0.5", fast=False) as server:
+        [old] = server.worker_pids()
+        for _ in range(3):
+            assert server.get("/hello")[0] == 200
+        asked = time.monotonic()
+        server.wait_for_line(rf"recycling worker 0 \(pid {old}\): max-requests", timeout=10)
+        assert time.monotonic() - asked < 2.0  # the heartbeat interval is 5 s
+        wait_until(lambda: old not in server.worker_pids(), 30, "the replacement", lambda: server.output)
+
+
 def test_max_requests_recycles_repeatedly_without_failing_a_request():
     with serving("--max-requests", "150", "--max-requests-jitter", "20") as server:
         with Load(server.app_port, "/sleep?s=0.005", connections=8, limit_s=90) as load:

@@ -1,6 +1,7 @@
 """The hurricane logger hierarchy of the real serve: defaults, JSON, Django LOGGING, LOG_PROBES."""
 
 import json
+import re
 import signal
 
 import pytest
@@ -14,7 +15,7 @@ def test_default_text_lines_and_no_probe_lines_without_log_probes():
     with serving() as server:
         server.get("/hello")
         server.probe("/ready")
-        server.wait_for_line(r"INFO    hurricane\.access\[\d+\]: 127\.0\.0\.1 GET /hello 200")
+        server.wait_for_line(r"INFO    hurricane\.access\[\d+\]: 127\.0\.0\.1 GET /hello 200 14B")
         server.signal(signal.SIGTERM)
         server.wait_exit()
     assert "hurricane.supervisor[" in server.output
@@ -33,7 +34,8 @@ def test_json_lines_from_supervisor_probe_and_worker():
     loggers = {e["logger"] for e in entries}
     assert {"hurricane.supervisor", "hurricane.probe", "hurricane.worker", "hurricane.access"} <= loggers
     [access] = [e for e in entries if e["logger"] == "hurricane.access"]
-    assert access["message"] == "127.0.0.1 GET /hello 200" and access["level"] == "INFO"
+    assert re.fullmatch(r"127\.0\.0\.1 GET /hello 200 14B \d+\.\dms", access["message"])
+    assert access["level"] == "INFO" and access["status"] == 200
     assert any("GET /ready 200" in e["message"] for e in entries if e["logger"] == "hurricane.probe")
     assert len({e["pid"] for e in entries}) == 3
 
@@ -44,7 +46,7 @@ def test_django_logging_config_takes_the_worker_lines_and_log_probes_setting_wor
     with serving(env=env) as server:
         server.get("/hello")
         wait_until(
-            lambda: "custom|INFO|hurricane.access|127.0.0.1 GET /hello 200" in logfile.read_text(),
+            lambda: "custom|INFO|hurricane.access|127.0.0.1 GET /hello 200 14B" in logfile.read_text(),
             10,
             "the access line in the LOGGING file",
             lambda: server.output,

@@ -211,3 +211,44 @@ def test_trusted_proxies_are_validated_and_normalised():
     assert resolve({"trusted_proxies": " 10.0.0.1/8, ::1 ,*"}).trusted_proxies == "*,10.0.0.0/8,::1/128"
     with pytest.raises(OptionError, match="--trusted-proxies"):
         resolve({"trusted_proxies": "10.0.0.0/8,proxy.local"})
+
+
+def test_a_probe_path_used_twice_names_the_option_that_repeats_it():
+    with pytest.raises(
+        OptionError,
+        match='option --readiness-probe: "/alive" from the options is also the path of --liveness-probe',
+    ):
+        resolve({"readiness_probe": "/alive"})
+    with pytest.raises(OptionError, match="--startup-probe.*also the path of --readiness-probe"):
+        resolve({"startup_probe": "/ready"})
+
+
+def test_defaults_are_shown_in_the_units_people_type():
+    from supervisor.options import shown_default
+
+    assert shown_default(FIELDS["max_body_size"]) == "100MiB"
+    assert shown_default(FIELDS["read_timeout"]) == "30s"
+    assert shown_default(FIELDS["data_rate_grace"]) == "5s"
+    assert shown_default(FIELDS["probe_port"]) == "--port + 1"
+    assert shown_default(FIELDS["trusted_proxies"]) is None
+    assert shown_default(FIELDS["static"]) is None
+
+
+def test_a_mistyped_flag_gets_the_closest_one():
+    from supervisor.options import suggestion
+
+    known = ["--port", "--probe-port", "--workers", "--max-requests"]
+    assert suggestion("--prot", known) == "--port"
+    assert suggestion("--worker=3", known) == "--workers"
+    assert suggestion("--bogus", known) is None
+
+
+def test_the_access_log_format_is_checked_against_its_fields():
+    assert (
+        resolve({"access_log_format": "{method} {duration_ms:.0f}"}).access_log_format
+        == "{method} {duration_ms:.0f}"
+    )
+    with pytest.raises(OptionError, match="names an unknown field 'user'"):
+        resolve({"access_log_format": "{user}"})
+    with pytest.raises(OptionError, match="is not a format"):
+        resolve({"access_log_format": "{method"})

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import sys
-from argparse import ArgumentParser
-from collections.abc import Mapping
-from typing import Any
+from argparse import ArgumentParser, _ArgumentGroup
+from typing import Any, NoReturn
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hurricane import launch
 
@@ -22,6 +23,12 @@ class Command(BaseCommand):
     )
     requires_system_checks: list[str] = []  # the workers run the checks, continuously
 
+    def get_version(self) -> str:
+        """``serve --version``: Hurricane's version, with Django's and Python's."""
+        from supervisor import versions
+
+        return versions.line()
+
     def run_from_argv(self, argv: list[str]) -> None:
         # Checked before add_arguments, which already needs our supervisor package.
         try:
@@ -31,15 +38,14 @@ class Command(BaseCommand):
             sys.exit(2)
         super().run_from_argv(argv)
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
-        from supervisor.options import ALIASES, FIELDS
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # An unknown option is one line with a suggestion, not the 80-line usage.
+        parser.error = functools.partial(one_line_error, parser)  # type: ignore[method-assign]
+        return parser
 
-        for name, spec in FIELDS.items():
-            if spec.metadata["flag"]:
-                add_flag(parser, name, spec.metadata, spec.default, spec.metadata["help"])
-        for alias in ALIASES:
-            target = FIELDS[alias.target]
-            add_flag(parser, alias.name, target.metadata, None, alias.help)
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        add_option_flags(parser, "serve")
 
     def handle(self, *args: Any, **given: Any) -> None:
         from hurricane import debugging  # imports supervisor: only after the package check
@@ -65,17 +71,55 @@ class Command(BaseCommand):
         launch.exec_supervisor(options)
 
 
-def add_flag(parser: ArgumentParser, name: str, meta: Mapping[str, Any], default: Any, help: str) -> None:
-    from supervisor.options import flag_name
+def add_option_flags(parser: ArgumentParser, command: str) -> None:
+    """The command's options as flags, in the groups docs/options.md uses."""
+    from supervisor.options import ALIASES, FIELDS, GROUPS
 
-    flag = flag_name(name)
-    shown = "" if default in (None, ()) or isinstance(default, bool) else f" (default: {default})"
+    groups = {name: parser.add_argument_group(name) for name in GROUPS}
+    for name, spec in FIELDS.items():
+        if spec.metadata["flag"] and command in spec.metadata["commands"]:
+            add_flag(groups[spec.metadata["group"]], name, spec, spec.metadata["help"])
+    for alias in ALIASES:
+        target = FIELDS[alias.target]
+        if command in target.metadata["commands"]:
+            add_flag(groups[target.metadata["group"]], alias.name, target, alias.help, with_default=False)
+
+
+def add_flag(
+    parser: ArgumentParser | _ArgumentGroup,
+    name: str,
+    spec: dataclasses.Field[Any],
+    help: str,
+    with_default: bool = True,
+) -> None:
+    from supervisor.options import env_name, flag_name, shown_default
+
+    meta = spec.metadata
+    default = shown_default(spec) if with_default else None
+    where = f"setting/env {env_name(name)}"
+    help = f"{help} (default: {default}; {where})" if default else f"{help} ({where})"
     if meta["switch"]:
-        parser.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=help)
+        parser.add_argument(
+            flag_name(name), dest=name, action="store_const", const=True, default=None, help=help
+        )
     else:
         # Defaults are None so that "--port 8000" counts as given; each value is
         # parsed by its option, which names the option and source on error.
         action = "append" if meta["repeat"] else "store"
         parser.add_argument(
-            flag, dest=name, action=action, default=None, metavar=meta["metavar"], help=help + shown
+            flag_name(name), dest=name, action=action, default=None, metavar=meta["metavar"], help=help
         )
+
+
+def one_line_error(parser: CommandParser, message: str) -> NoReturn:
+    """A usage error in one line, with the closest flag when one was mistyped."""
+    from supervisor.options import suggestion
+
+    if not parser.called_from_command_line:
+        raise CommandError(f"Error: {message}")
+    known = [flag for action in parser._actions for flag in action.option_strings if flag.startswith("--")]
+    unknown = [word for word in message.split() if word.startswith("--")]
+    close = suggestion(unknown[0], known) if unknown else None
+    hint = f" (did you mean {close}?)" if close else ""
+    sys.stderr.write(f"{parser.prog}: {message}{hint}; --help lists the options\n")
+    sys.exit(2)
