@@ -78,8 +78,8 @@ class _Chunks:
         self.pending = bytearray()  # an incomplete size line or trailer
         self.remaining = 0  # data bytes left in the current chunk
         self.crlf = False  # the CRLF after a chunk's data is due
-        self.trailer: int | None = None  # bytes of trailer section read, once in it
-        self.trailers = 0
+        self.trailer_size: int | None = None  # bytes of the trailer section, once in it
+        self.trailer_fields = 0
         self.done = False
 
     def feed(self, data: bytes | bytearray | memoryview, store: Callable[[memoryview], None]) -> int:
@@ -101,7 +101,7 @@ class _Chunks:
         end = bytes(view[pos : pos + MAX_TRAILER + 2]).find(b"\n")
         if end < 0:
             self.pending += view[pos:]
-            if len(self.pending) > (MAX_CHUNK_LINE if self.trailer is None else MAX_TRAILER):
+            if len(self.pending) > (MAX_CHUNK_LINE if self.trailer_size is None else MAX_TRAILER):
                 raise BadRequest(400, "chunk size line too long")
             return len(view)
         line = bytes(self.pending) + bytes(view[pos : pos + end + 1])
@@ -113,7 +113,7 @@ class _Chunks:
             if line:
                 raise BadRequest(400, "malformed chunked body")
             self.crlf = False
-        elif self.trailer is not None:
+        elif self.trailer_size is not None:
             self._trailer(line)
         else:
             self._size(line)
@@ -129,16 +129,16 @@ class _Chunks:
         if self.declared > self.max_size:
             raise BodyTooLarge()
         if self.remaining == 0:
-            self.trailer = 0
+            self.trailer_size = 0
 
     def _trailer(self, line: bytes) -> None:
         """Trailer fields are checked as strictly as header fields, then dropped."""
-        assert self.trailer is not None
+        assert self.trailer_size is not None
         if not line:
             self.done = True
             return
-        self.trailer += len(line) + 2
-        self.trailers += 1
-        if self.trailer > MAX_TRAILER or self.trailers > MAX_HEADERS:
+        self.trailer_size += len(line) + 2
+        self.trailer_fields += 1
+        if self.trailer_size > MAX_TRAILER or self.trailer_fields > MAX_HEADERS:
             raise BadRequest(431, "trailer section too large")
         parse_field(line)

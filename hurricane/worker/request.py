@@ -23,6 +23,7 @@ TOKEN = re.compile(TCHAR.encode() + b"+")
 REQUEST_LINE = re.compile(b"(" + TCHAR.encode() + rb"+) ([\x21-\x7e\x80-\xff]+) HTTP/([0-9])\.([0-9])")
 # What a request line can still become while its end has not arrived: binary junk
 # (a TLS handshake on the plain port) is refused before any line end comes.
+PARTIAL_CHECK = 256  # bytes of an incomplete request line we look at
 PARTIAL_REQUEST_LINE = re.compile(TCHAR.encode() + rb"*(?: [\x21-\x7e\x80-\xff]*(?: [HTP/0-9.]*\r?)?)?")
 FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 DIGITS = re.compile(r"[0-9]{1,18}")
@@ -91,11 +92,11 @@ class HeadReader:
                     raise BadRequest(431, "too many header fields")
                 parse_field(line)
             self.checked = eol + 1
-        if self.checked == 0:
-            line = bytes(buffer[: MAX_REQUEST_LINE + 1])
-            if len(line) > MAX_REQUEST_LINE:
+        if self.checked == 0:  # no line end yet: all of it is the request line
+            if len(buffer) > MAX_REQUEST_LINE:
                 raise BadRequest(414, "request line too long")
-            if not PARTIAL_REQUEST_LINE.fullmatch(line):
+            # Its start is enough to tell junk, and keeps a trickled line from costing O(n²).
+            if not PARTIAL_REQUEST_LINE.fullmatch(buffer, 0, PARTIAL_CHECK):
                 raise BadRequest(400, "malformed request line")
         if len(buffer) > MAX_HEAD:
             raise BadRequest(431, "request head too large")
