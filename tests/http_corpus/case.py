@@ -73,8 +73,8 @@ CL_AND_TE = (
 )
 TE_STATUS = (
     "h11 answers 501 to every Transfer-Encoding but a lone chunked; RFC 9112 6.3 requires 400 "
-    "when chunked is not the final coding (and chunked twice is not allowed), so 501 is left "
-    "for a known coding before chunked"
+    "when chunked is not the final coding, and we also answer 400 to chunked twice and to a "
+    "field that is not a plain list of coding names, keeping 501 for a coding before chunked"
 )
 TE_HTTP10 = (
     "h11 accepts Transfer-Encoding in HTTP/1.0; RFC 9112 6.1 says its framing is faulty, so we refuse it"
