@@ -7,14 +7,21 @@ place it will be read from, and never copied into a second buffer.
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from collections.abc import Callable
 from typing import IO
 
-from hurricane.worker.request import BadRequest
+from hurricane.worker.request import MAX_HEADERS, TCHAR, BadRequest, parse_field
 
 MAX_CHUNK_LINE = 1024
-MAX_TRAILER = 8 * 1024
+MAX_TRAILER = 8 * 1024  # the whole trailer section, which we read and drop
+# RFC 9112 7.1.1: chunk-size [ chunk-ext ], nothing else (no whitespace after the size,
+# no control bytes in an extension). 16 hex digits hold any size; more is an overflow.
+QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+WORD = TCHAR.encode() + b"+"
+CHUNK_EXT = b"[ \t]*;[ \t]*" + WORD + b"(?:[ \t]*=[ \t]*(?:" + WORD + b"|" + QUOTED + b"))?"
+CHUNK_LINE = re.compile(b"([0-9A-Fa-f]{1,16})(?:" + CHUNK_EXT + b")*")
 
 
 class BodyTooLarge(BadRequest):
@@ -30,7 +37,7 @@ class Body:
         self.remaining = length  # None: chunked
         self.size = 0
         self.done = length == 0
-        self.chunked = _Chunks() if length is None else None
+        self.chunked = _Chunks(max_size) if length is None else None
         self.file: IO[bytes] = (
             io.BytesIO()
             if (length or 0) <= memory_limit and length is not None
@@ -65,11 +72,14 @@ class Body:
 class _Chunks:
     """Decode ``Transfer-Encoding: chunked`` incrementally."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self.declared = 0  # the sum of the chunk sizes so far
         self.pending = bytearray()  # an incomplete size line or trailer
         self.remaining = 0  # data bytes left in the current chunk
         self.crlf = False  # the CRLF after a chunk's data is due
-        self.trailer = False
+        self.trailer_size: int | None = None  # bytes of the trailer section, once in it
+        self.trailer_fields = 0
         self.done = False
 
     def feed(self, data: bytes | bytearray | memoryview, store: Callable[[memoryview], None]) -> int:
@@ -91,7 +101,7 @@ class _Chunks:
         end = bytes(view[pos : pos + MAX_TRAILER + 2]).find(b"\n")
         if end < 0:
             self.pending += view[pos:]
-            if len(self.pending) > (MAX_TRAILER if self.trailer else MAX_CHUNK_LINE):
+            if len(self.pending) > (MAX_CHUNK_LINE if self.trailer_size is None else MAX_TRAILER):
                 raise BadRequest(400, "chunk size line too long")
             return len(view)
         line = bytes(self.pending) + bytes(view[pos : pos + end + 1])
@@ -103,15 +113,32 @@ class _Chunks:
             if line:
                 raise BadRequest(400, "malformed chunked body")
             self.crlf = False
-        elif self.trailer:
-            self.done = not line
+        elif self.trailer_size is not None:
+            self._trailer(line)
         else:
             self._size(line)
         return pos + end + 1
 
     def _size(self, line: bytes) -> None:
-        size = line.split(b";", 1)[0].strip()
-        if not size or len(size) > 16 or size.strip(b"0123456789abcdefABCDEF"):
+        match = CHUNK_LINE.fullmatch(line) if len(line) <= MAX_CHUNK_LINE else None
+        if match is None:
             raise BadRequest(400, "malformed chunk size")
-        self.remaining = int(size, 16)
-        self.trailer = self.remaining == 0
+        self.remaining = int(match[1], 16)
+        # Refuse an oversized body when it is announced, not after it has been uploaded.
+        self.declared += self.remaining
+        if self.declared > self.max_size:
+            raise BodyTooLarge()
+        if self.remaining == 0:
+            self.trailer_size = 0
+
+    def _trailer(self, line: bytes) -> None:
+        """Trailer fields are checked as strictly as header fields, then dropped."""
+        assert self.trailer_size is not None
+        if not line:
+            self.done = True
+            return
+        self.trailer_size += len(line) + 2
+        self.trailer_fields += 1
+        if self.trailer_size > MAX_TRAILER or self.trailer_fields > MAX_HEADERS:
+            raise BadRequest(431, "trailer section too large")
+        parse_field(line)

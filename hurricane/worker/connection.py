@@ -21,13 +21,12 @@ from typing import IO, Any, cast
 
 from hurricane.worker.body import Body, BodyTooLarge
 from hurricane.worker.rates import MinimumRate
-from hurricane.worker.request import MAX_HEAD, BadRequest, RequestHead, parse_head
+from hurricane.worker.request import MAX_HEAD, BadRequest, HeadReader, RequestHead
 from hurricane.worker.response import error_response
 from supervisor.options import Options
 
 log = logging.getLogger("hurricane.worker")
 
-MAX_REQUEST_LINE = 8 * 1024
 THREAD_QUEUE_LIMIT = 256 * 1024  # bytes a view thread may have queued for the loop
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LINGER = 1.0  # seconds we keep reading (and dropping) after refusing a request
@@ -63,6 +62,7 @@ class Connection(asyncio.Protocol):
         self.buffer = bytearray()
         # The first request is due within the read timeout; keep-alive idling comes later.
         self.deadline: float | None = self.loop.time() + self.options.read_timeout
+        self.heads = HeadReader()
         self.head: RequestHead | None = None
         self.body: Body | None = None
         self.transport: asyncio.Transport | None = None
@@ -170,23 +170,16 @@ class Connection(asyncio.Protocol):
         if self.state is State.IDLE:
             while self.buffer[:2] == b"\r\n":  # RFC 9112: ignore empty lines before a request
                 del self.buffer[:2]
-            if not self.buffer:
+            if not self.buffer or self.buffer == b"\r":
                 return False
             self.state = State.HEAD
             self.deadline = self.loop.time() + self.options.read_timeout
-        end = self.buffer.find(b"\r\n\r\n")
-        line_end = self.buffer.find(b"\r\n", 0, MAX_REQUEST_LINE + 2)
-        if line_end < 0 and len(self.buffer) > MAX_REQUEST_LINE:
-            raise BadRequest(414, "request line too long")
-        if end < 0:
-            if len(self.buffer) > MAX_HEAD:
-                raise BadRequest(431, "request head too large")
+        found = self.heads.read(self.buffer)
+        if found is None:
             return False
-        if end > MAX_HEAD:
-            raise BadRequest(431, "request head too large")
-        self.head = head = parse_head(bytes(self.buffer[:end]))
-        del self.buffer[: end + 4]
-        return self.expect_body(head)
+        self.head, size = found
+        del self.buffer[:size]
+        return self.expect_body(self.head)
 
     def expect_body(self, head: RequestHead) -> bool:
         length = head.content_length
@@ -228,6 +221,9 @@ class Connection(asyncio.Protocol):
     def refuse(self, status: int) -> None:
         """Answer a request we cannot read with ``status``, then close."""
         log.info("refused a request from %s with %d", self.peer[0], status)
+        if self.body is not None:
+            self.body.file.close()  # it may be a temporary file already
+            self.body = None
         self.write(error_response(status))
         self.linger()
 

@@ -231,12 +231,15 @@ def test_a_slow_client_does_not_make_the_worker_buffer_the_response(server, path
         (b"GARBAGE\r\n\r\n", 400),
         (b"GET /hello HTTP/1.1\r\nBad Header\r\n\r\n", 400),
         (b"GET /hello HTTP/1.1\r\nX: \x01\r\n\r\n", 400),
-        (b"GET /hello HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        (b"GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
         (b"GET /hello HTTP/1.1\r\n" + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
         (b"GET /hello HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n", 431),
         (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
-        (b"POST /digest HTTP/1.1\r\nContent-Length: 9000000\r\n\r\n", 413),
-        (b"POST /digest HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: 9000000\r\n\r\n", 413),
+        (b"POST /digest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (b"GET /hello HTTP/1.1\r\n\r\n", 400),
+        (b"GET /hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
+        (b"POST /digest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
     ],
     ids=[
         "request-line",
@@ -248,6 +251,9 @@ def test_a_slow_client_does_not_make_the_worker_buffer_the_response(server, path
         "long-uri",
         "413",
         "chunk",
+        "no-host",
+        "two-hosts",
+        "unknown-coding",
     ],
 )
 def test_bad_requests_get_their_status_and_a_closed_connection(server, raw, status):
@@ -256,9 +262,32 @@ def test_bad_requests_get_their_status_and_a_closed_connection(server, raw, stat
     assert b"Connection: close\r\n" in response
 
 
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /hello HTTP/9.9\r\n", 505),
+        (b"GET /hello HTTP/1.1\n", 400),
+        (b"GET /hello HTTP/1.1\r\nHost: x\nAccept: */*\n", 400),
+        (b"GET /hello HTTP/1.1\r\nHost: x\r\nJunk between headers\r\n", 400),
+        (b"GET /hello HTTP/1.1\r\nHost: x\r\n folded\r\n", 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),
+    ],
+    ids=["version", "bare-lf", "bare-lf-fields", "junk-field", "obs-fold", "tls"],
+)
+def test_a_malformed_line_is_answered_at_once_not_after_the_read_timeout(server, raw, status):
+    # No blank line follows: the server must not wait for one.
+    with connect(server, timeout=TIMEOUT * 4) as sock:
+        started = time.monotonic()
+        sock.sendall(raw)
+        response = read_all(sock)
+        waited = time.monotonic() - started
+    assert status_of(response) == status, response[:200]
+    assert waited < 0.5, f"answered after {waited:.2f}s"
+
+
 def test_a_chunked_body_beyond_the_limit_is_413(server):
     with connect(server) as sock:
-        sock.sendall(b"POST /digest HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(b"POST /digest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
         block = b"100000\r\n" + b"x" * 0x100000 + b"\r\n"
         try:
             for _ in range(10):
@@ -271,7 +300,10 @@ def test_a_chunked_body_beyond_the_limit_is_413(server):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"GET /hello HTTP/1.1\r\nHost: x\r\n", b"POST /digest HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"],
+    [
+        b"GET /hello HTTP/1.1\r\nHost: x\r\n",
+        b"POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
+    ],
     ids=["headers", "body"],
 )
 def test_a_client_that_never_finishes_its_request_is_cut_off(server, raw):

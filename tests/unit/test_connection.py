@@ -73,10 +73,47 @@ def test_a_request_is_handed_over_and_a_pipelined_one_waits_for_the_response(loo
 
 def test_a_malformed_request_line_is_refused_with_400_and_the_connection_lingers(loop):
     conn, transport, handled, _ = connect(loop)
-    conn.data_received(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")
+    conn.data_received(b"GET / HTTP/1.1 x\r\nHost: x\r\n\r\n")
     assert handled == []
     assert transport.written.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert conn.state is State.LINGER and transport.eof
+
+
+@pytest.mark.parametrize(
+    ("pieces", "status"),
+    [
+        ([b"GET / HTTP/9.9\r\n"], b"505"),
+        ([b"GET / HTTP/1.1\n"], b"400"),
+        ([b"GET / HTTP/1.1\r", b"\n", b"Host: x\n"], b"400"),
+        ([b"GET / HTTP/1.1\r\nHost: x\r\n", b"Junk between headers\r\n"], b"400"),
+        ([b"\x16\x03\x01"], b"400"),
+    ],
+    ids=["version", "bare-lf", "bare-lf-in-fields", "junk-field", "tls"],
+)
+def test_a_bad_line_is_refused_as_soon_as_it_is_complete_not_at_the_read_timeout(loop, pieces, status):
+    conn, transport, handled, _ = connect(loop)
+    for piece in pieces:
+        assert conn.state is not State.LINGER
+        conn.data_received(piece)
+    assert handled == [] and conn.state is State.LINGER
+    assert transport.written.startswith(b"HTTP/1.1 " + status)
+
+
+def test_empty_lines_before_a_request_are_skipped_even_split_in_the_middle(loop):
+    conn, transport, handled, _ = connect(loop)
+    conn.data_received(b"\r\n\r")
+    assert conn.state is State.IDLE
+    conn.data_received(b"\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert [h.target for h, _, _ in handled] == ["/"]
+
+
+def test_a_refused_body_lets_go_of_its_file(loop):
+    conn, transport, handled, _ = connect(loop)
+    conn.data_received(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+    body = conn.body
+    assert body is not None and not body.file.closed
+    conn.data_received(b"zz\r\n")
+    assert transport.written.startswith(b"HTTP/1.1 400 ") and body.file.closed and conn.body is None
 
 
 def test_a_body_over_the_limit_is_refused_with_413_before_it_arrives(loop):

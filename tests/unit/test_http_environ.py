@@ -6,13 +6,21 @@ import wsgiref.validate
 import pytest
 
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
-from hurricane.worker.request import parse_head
+from hurricane.worker.request import RequestHead, parse_head
 from hurricane.worker.response import FileWrapper, Response
+
+
+def parse(raw: bytes) -> RequestHead:
+    """``raw`` parsed, with the Host that HTTP/1.1 requires when it has none."""
+    line, _, fields = raw.partition(b"\r\n")
+    if line.endswith(b"HTTP/1.1") and not fields.startswith(b"Host:"):
+        raw = line + b"\r\nHost: x" + (b"\r\n" + fields if fields else b"")
+    return parse_head(raw)
 
 
 def build(raw: bytes, script_name: str = "", proxies: str = "", peer: str = "10.0.0.5") -> dict:
     builder = EnvironBuilder(8000, script_name, TrustedProxies(proxies), False)
-    return builder.build(parse_head(raw), io.BytesIO(b""), 0, (peer, 4321))
+    return builder.build(parse(raw), io.BytesIO(b""), 0, (peer, 4321))
 
 
 def test_environ_passes_wsgiref_validate():
@@ -77,7 +85,8 @@ def test_forwarded_for_is_walked_from_the_right_through_trusted_hops():
 
 
 def response_for(raw: bytes) -> Response:
-    response = Response(parse_head(raw), parse_head(raw).keep_alive)
+    head = parse(raw)
+    response = Response(head, head.keep_alive)
     response.status = "200 OK"
     response.headers = [("Content-Type", "text/plain")]
     return response
