@@ -75,6 +75,7 @@ class Connection(asyncio.Protocol):
         self.drained: asyncio.Future[None] | None = None
         self.requests = 0
         self.idle_since = self.loop.time()
+        self.on_lost: Callable[[], object] | None = None  # an async view to cancel if the client leaves
         self.rate = MinimumRate(options.min_data_rate, options.data_rate_grace)
         self.body_started = 0.0
         self.sent = 0  # bytes handed to the transport, ever
@@ -112,6 +113,8 @@ class Connection(asyncio.Protocol):
         self.deadline = None
         self.registry.discard(self)
         self.release_writers()
+        if self.on_lost is not None:
+            self.on_lost()
 
     def pause_writing(self) -> None:
         self.write_paused = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import IO
 
 from hurricane.worker.access import AccessLog
+from hurricane.worker.async_views import AsyncExchange, AsyncViews
 from hurricane.worker.connection import Connection
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
 from hurricane.worker.placement import Place, RoutePlacement
@@ -31,8 +32,10 @@ class RequestDispatcher:
         port: int,
         script_name: str = "",
         worker: int = 0,
+        async_views: AsyncViews | None = None,
     ) -> None:
         self.executor = executor
+        self.async_views = async_views
         adaptive = executor is not None and not options.no_adaptive_views
         self.placement = RoutePlacement() if adaptive else None
         self.lanes: dict[str, ViewPool] = {}  # a thread for each route that takes turns
@@ -45,7 +48,11 @@ class RequestDispatcher:
     def handle(self, conn: Connection, head: RequestHead, body: IO[bytes] | None, size: int) -> None:
         """Start one request (on the loop thread)."""
         body = body or empty_input()
-        exchange = Exchange(self.serving, conn, head, self.environ.build(head, body, size, conn.peer), body)
+        environ = self.environ.build(head, body, size, conn.peer)
+        if self.async_views is not None and self.async_views.is_async(environ["PATH_INFO"]):
+            AsyncExchange(self.serving, self.async_views, conn, head, environ, body).start()
+            return
+        exchange = Exchange(self.serving, conn, head, environ, body)
         if self.executor is None:
             exchange.run_inline()
             return

@@ -9,6 +9,7 @@ import socket
 import time
 
 from hurricane.checks import CheckRunner
+from hurricane.worker.async_views import AsyncViews
 from hurricane.worker.dispatch import RequestDispatcher
 from hurricane.worker.heartbeat import HeartbeatSender
 from hurricane.worker.listener import Listener
@@ -42,7 +43,14 @@ class HTTPWorker:
         self.stats = RequestStats(request_limit)
         self.executor = ViewPool(options.threads) if options.threads else None
         self.dispatcher = RequestDispatcher(
-            app, self.executor, self.stats, options, sock.getsockname()[1], script_name(), index
+            app,
+            self.executor,
+            self.stats,
+            options,
+            sock.getsockname()[1],
+            script_name(),
+            index,
+            AsyncViews.load(options.threads),
         )
         self.checks = CheckRunner(options.check_interval, options.check_timeout)
         self.http = Listener(self.dispatcher.handle, options, sock)

@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def off_loop(call: Callable[..., T], *args: Any) -> T:
-    """``call(*args)`` with the running loop hidden from it."""
+def off_loop(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)`` with the running loop hidden from it."""
     loop = asyncio._get_running_loop()
     asyncio._set_running_loop(None)
     try:
-        return call(*args)
+        return call(*args, **kwargs)
     finally:
         asyncio._set_running_loop(loop)
