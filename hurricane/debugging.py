@@ -29,6 +29,16 @@ def check_packages(options: Options) -> None:
             )
 
 
+def missing_websockets(asgi_application: str | None) -> str | None:
+    """Why ASGI_APPLICATION cannot be served (its WebSockets need the websockets package), if so."""
+    if asgi_application and not importable("websockets"):
+        return (
+            f"setting ASGI_APPLICATION {asgi_application!r} serves WebSockets, which need the websockets "
+            "package: pip install 'hurricane-server[websockets]'"
+        )
+    return None
+
+
 def importable(module: str) -> bool:
     try:
         importlib.import_module(module)

@@ -58,16 +58,31 @@ class Totals:
     def __init__(self) -> None:
         self.responses: Responses = {}
         self.histogram = Histogram()
+        self.websocket_messages: dict[str, int] = {}
+        self.websocket_closes: dict[str, int] = {}
+        self.websocket_refused: dict[str, int] = {}
 
     def add(self, counts: Counters) -> None:
         for method, classes in counts.responses.items():
-            mine = self.responses.setdefault(method, {})
-            for klass, n in classes.items():
-                mine[klass] = mine.get(klass, 0) + n
+            add_to(self.responses.setdefault(method, {}), classes)
         self.histogram.add(counts.latency)
+        add_to(self.websocket_messages, counts.websocket_messages)
+        add_to(self.websocket_closes, counts.websocket_closes)
+        add_to(self.websocket_refused, counts.websocket_refused)
 
     def counters(self) -> Counters:
-        return Counters({m: dict(c) for m, c in self.responses.items()}, self.histogram.latency())
+        return Counters(
+            {m: dict(c) for m, c in self.responses.items()},
+            self.histogram.latency(),
+            dict(self.websocket_messages),
+            dict(self.websocket_closes),
+            dict(self.websocket_refused),
+        )
+
+
+def add_to(totals: dict[str, int], counts: dict[str, int]) -> None:
+    for key, n in counts.items():
+        totals[key] = totals.get(key, 0) + n
 
 
 def summed(*sources: Counters) -> Totals:

@@ -194,6 +194,7 @@ class Supervisor:
         if self.probe is not None:
             self.probe.shutting_down = True
         self.set_phase(Phase.DRAINING)
+        self.pool.announce_shutdown()
         self.phase_deadline = self.clock() + (self.options.shutdown_delay or 0.0)
         if self.options.shutdown_delay:
             log.info("readiness is failing; serving for %.1fs more", self.options.shutdown_delay)

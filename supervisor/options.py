@@ -206,6 +206,13 @@ def parse_access_log_format(value: Any) -> str:
     return text
 
 
+def parse_shutdown_code(value: Any) -> int:
+    code = parse_int(value)
+    if code not in (1001, 1012):
+        raise _Invalid("is not 1001 (going away) or 1012 (service restart)")
+    return code
+
+
 def parse_url(value: Any) -> str:
     text = str(value).strip()
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
@@ -290,7 +297,8 @@ PROBES = "Probes"
 PRESTART = "Before the workers start"
 LIFECYCLE = "Worker lifecycle"
 DEVELOPMENT = "Development"
-GROUPS = (SERVING, PROBES, PRESTART, LIFECYCLE, DEVELOPMENT)
+WEBSOCKETS = "WebSockets"
+GROUPS = (SERVING, WEBSOCKETS, PROBES, PRESTART, LIFECYCLE, DEVELOPMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +339,60 @@ class Options:
         "N",
         group=SERVING,
         default_text="from the file descriptor limit",
+    )
+    max_websockets: int | None = option(
+        None,
+        parse_optional(lambda v: parse_int(v, 1)),
+        "Open WebSockets a worker holds at most; an upgrade past it is refused with 503 (default: "
+        "as many as --max-connections).",
+        "N",
+        group=WEBSOCKETS,
+        default_text="--max-connections",
+    )
+    websocket_max_message: int = option(
+        MiB,
+        parse_size,
+        "Largest WebSocket message accepted; a larger one closes the WebSocket with 1009, "
+        "checked before the frame is read.",
+        "BYTES",
+        group=WEBSOCKETS,
+    )
+    websocket_ping_interval: float | None = option(
+        20.0,
+        parse_optional(parse_positive_duration),
+        "Ping each open WebSocket this often (0: never).",
+        "SECONDS",
+        group=WEBSOCKETS,
+    )
+    websocket_ping_timeout: float = option(
+        20.0,
+        parse_positive_duration,
+        "A WebSocket whose client does not answer a ping within this long is closed with 1011.",
+        "SECONDS",
+        group=WEBSOCKETS,
+    )
+    no_websocket_compression: bool = option(
+        False,
+        parse_bool,
+        "Never compress WebSocket messages (by default permessage-deflate is used when the client "
+        "offers it).",
+        group=WEBSOCKETS,
+    )
+    websocket_drain_timeout: float = option(
+        10.0,
+        parse_duration,
+        "At a shutdown or recycle, how long open WebSockets may take to end on their own before "
+        "they are closed (within --graceful-timeout).",
+        "SECONDS",
+        group=WEBSOCKETS,
+    )
+    websocket_shutdown_code: int = option(
+        1001,
+        parse_shutdown_code,
+        "The close code of WebSockets still open after the drain: 1001 (going away) or 1012 "
+        "(service restart: clients reconnect at once).",
+        "CODE",
+        group=WEBSOCKETS,
     )
     max_body_size: int = option(
         100 * MiB,

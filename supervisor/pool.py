@@ -341,6 +341,11 @@ class WorkerPool:
     def reloading(self) -> bool:
         return self.recycler.reloading
 
+    def announce_shutdown(self) -> None:
+        """The shutdown began: workers keep serving requests but refuse new WebSockets (SIGUSR2)."""
+        for worker in self.workers:
+            worker.child.send(signal.SIGUSR2)
+
     def dump_stacks(self) -> None:
         """SIGUSR1 to the supervisor: every worker writes its threads' stacks to stderr."""
         log.info("asking %d worker(s) for their stacks", len(self.workers))

@@ -130,10 +130,14 @@ class Latency:
 
 @dataclass(frozen=True, slots=True)
 class Counters:
-    """Responses by method and status class (``{"GET": {"2xx": 120}}``) and their latency."""
+    """Responses by method and status class (``{"GET": {"2xx": 120}}``) and their latency;
+    WebSocket messages by direction (``in``, ``out``), closes by code, upgrades refused by reason."""
 
     responses: dict[str, dict[str, int]] = field(default_factory=dict)
     latency: Latency = Latency()
+    websocket_messages: dict[str, int] = field(default_factory=dict)
+    websocket_closes: dict[str, int] = field(default_factory=dict)
+    websocket_refused: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +151,7 @@ class Heartbeat:
     in_flight: int = 0
     queued: int = 0  # requests waiting for a view thread
     connections: int = 0  # open client connections
+    websockets: int = 0  # open WebSocket sessions
     threads: int = 0
     requests_total: int = 0
     oldest_request: RunningRequest | None = None

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from hurricane.boot import describe, hint, load_application, route_application_errors
+from hurricane.worker import asgi
 from supervisor import child, logs, protocol
 from supervisor.options import Options
 
@@ -27,6 +28,7 @@ def main(argv: list[str]) -> int:
     options = spec.options
     try:
         app = load_application()
+        asgi_app = asgi.load_application()
     except BaseException as exc:  # any boot failure is reported the same way
         logs.configure(options.log_level, options.log_format)
         log.debug("worker %d cannot load the application", spec.index, exc_info=exc)
@@ -38,9 +40,13 @@ def main(argv: list[str]) -> int:
 
     app = add_extras(app, options, spec.index, parent)
     sock = socket.socket(fileno=spec.fds["app"])
-    worker = HTTPWorker(app, options, spec.index, sock, parent, spec.parent_pid, spec.request_limit)
-    # --debug: asyncio's debug mode logs every callback that blocks the loop over 100 ms.
-    asyncio.run(worker.run(), debug=options.debug)
+    worker = HTTPWorker(app, options, spec.index, sock, parent, spec.parent_pid, spec.request_limit, asgi_app)
+    try:
+        # --debug: asyncio's debug mode logs every callback that blocks the loop over 100 ms.
+        asyncio.run(worker.run(), debug=options.debug)
+    except asgi.LifespanFailed as exc:
+        parent.send(protocol.BootError(f"the ASGI application's startup failed: {exc}"[:2000], os.getpid()))
+        return protocol.EXIT_BOOT_ERROR
     # Leave without joining the view threads: a request stuck past --request-timeout
     # must not keep a drained worker alive.
     logging.shutdown()

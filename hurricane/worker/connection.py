@@ -38,6 +38,7 @@ class State(enum.Enum):
     BODY = "body"
     APP = "app"
     LINGER = "linger"
+    UPGRADED = "upgraded"  # handed to another protocol (a WebSocket session)
     CLOSED = "closed"
 
 
@@ -279,6 +280,16 @@ class Connection(asyncio.Protocol):
             self.state = State.CLOSED
             self.deadline = None
             self.transport.close()
+
+    def hand_over(self) -> tuple[asyncio.Transport, bytes]:
+        """Give the transport to another protocol (a WebSocket after an upgrade); what the client
+        sent after the request's head comes with it."""
+        assert self.transport is not None
+        self.state = State.UPGRADED
+        self.deadline = None
+        leftover, self.buffer = bytes(self.buffer), bytearray()
+        self.registry.discard(self)
+        return self.transport, leftover
 
     def evict(self) -> None:
         """Close an idle connection to make room for a new client; a client that has not

@@ -6,18 +6,21 @@ the placement where the route runs, and starts the exchange there.
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from hurricane.worker.access import AccessLog
 from hurricane.worker.async_views import AsyncExchange, AsyncViews
 from hurricane.worker.connection import Connection
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
 from hurricane.worker.placement import Place, RoutePlacement
-from hurricane.worker.request import RequestHead
+from hurricane.worker.request import RequestHead, wants_websocket
 from hurricane.worker.stats import RequestStats
 from hurricane.worker.view_pool import ViewPool
 from hurricane.worker.wsgi import Exchange, Serving, WSGIApp, empty_input
 from supervisor.options import Options
+
+if TYPE_CHECKING:
+    from hurricane.worker.upgrades import WebSocketUpgrades
 
 MAX_LANES = 8  # routes that may take turns on a thread of their own; others share the threads
 
@@ -33,9 +36,11 @@ class RequestDispatcher:
         script_name: str = "",
         worker: int = 0,
         async_views: AsyncViews | None = None,
+        upgrades: WebSocketUpgrades | None = None,
     ) -> None:
         self.executor = executor
         self.async_views = async_views
+        self.upgrades = upgrades
         adaptive = executor is not None and not options.no_adaptive_views
         self.placement = RoutePlacement() if adaptive else None
         self.lanes: dict[str, ViewPool] = {}  # a thread for each route that takes turns
@@ -49,6 +54,9 @@ class RequestDispatcher:
         """Start one request (on the loop thread)."""
         body = body or empty_input()
         environ = self.environ.build(head, body, size, conn.peer)
+        if self.upgrades is not None and wants_websocket(head):
+            self.upgrades.upgrade(conn, head, environ)
+            return
         if self.async_views is not None and self.async_views.is_async(environ["PATH_INFO"]):
             AsyncExchange(self.serving, self.async_views, conn, head, environ, body).start()
             return

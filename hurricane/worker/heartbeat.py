@@ -13,15 +13,18 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hurricane import debugging
 from hurricane.checks import CheckRunner
 from hurricane.worker.placement import RoutePlacement
 from hurricane.worker.stats import RequestStats
+
+if TYPE_CHECKING:
+    from hurricane.worker.upgrades import WebSocketUpgrades
 from supervisor import protocol
 from supervisor.child import ParentPipe
-from supervisor.protocol import CheckError, CheckResult, DbResult, Heartbeat, WorkerState
+from supervisor.protocol import CheckError, CheckResult, Counters, DbResult, Heartbeat, WorkerState
 
 log = logging.getLogger("hurricane.worker")
 
@@ -59,6 +62,7 @@ class HeartbeatSender:
         checks: CheckRunner,
         placement: RoutePlacement | None = None,
         connections: Callable[[], int] = lambda: 0,
+        upgrades: WebSocketUpgrades | None = None,
     ) -> None:
         self.parent = parent
         self.index = index
@@ -68,6 +72,7 @@ class HeartbeatSender:
         self.checks = checks
         self.placement = placement
         self.connections = connections
+        self.upgrades = upgrades
         self.state = WorkerState.BOOTING
         self.loop_lag = 0.0
         self.memory = ResidentMemory()
@@ -109,6 +114,7 @@ class HeartbeatSender:
             in_flight=self.stats.in_flight,
             queued=self.stats.queued,
             connections=self.connections(),
+            websockets=0 if self.upgrades is None else len(self.upgrades.sessions),
             threads=self.threads,
             requests_total=self.stats.requests_total,
             oldest_request=self.stats.oldest(),
@@ -117,8 +123,20 @@ class HeartbeatSender:
             db=db,
             debugger=bool(measured("debugger", debugging.attached, unmeasured)),
             routes={} if self.placement is None else self.placement.counts(),
-            counters=self.stats.counters(),
+            counters=self.counters(),
             unmeasured=unmeasured,
+        )
+
+    def counters(self) -> Counters:
+        counters = self.stats.counters()
+        if self.upgrades is None:
+            return counters
+        counts = self.upgrades.counts
+        return dataclasses.replace(
+            counters,
+            websocket_messages={"in": counts.messages_in, "out": counts.messages_out},
+            websocket_closes=dict(counts.closes),
+            websocket_refused=dict(counts.refused),
         )
 
     def send(self, heartbeat: Heartbeat) -> None:

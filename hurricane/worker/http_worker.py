@@ -9,6 +9,7 @@ import socket
 import time
 
 from hurricane.checks import CheckRunner
+from hurricane.worker.asgi import ASGIApp
 from hurricane.worker.async_views import AsyncViews
 from hurricane.worker.dispatch import RequestDispatcher
 from hurricane.worker.heartbeat import HeartbeatSender
@@ -36,12 +37,20 @@ class HTTPWorker:
         parent: ParentPipe,
         parent_pid: int,
         request_limit: int | None = None,
+        asgi_app: ASGIApp | None = None,
     ) -> None:
         self.options = options
         self.index = index
         self.parent_pid = parent_pid
         self.stats = RequestStats(request_limit)
         self.executor = ViewPool(options.threads) if options.threads else None
+        self.lifespan = self.upgrades = None
+        if asgi_app is not None:  # WebSockets go to settings.ASGI_APPLICATION
+            from hurricane.worker.asgi import Lifespan
+            from hurricane.worker.upgrades import WebSocketUpgrades
+
+            self.lifespan = Lifespan(asgi_app)
+            self.upgrades = WebSocketUpgrades(asgi_app, options, self.connection_gone)
         self.dispatcher = RequestDispatcher(
             app,
             self.executor,
@@ -51,9 +60,10 @@ class HTTPWorker:
             script_name(),
             index,
             AsyncViews.load(options.threads),
+            self.upgrades,
         )
         self.checks = CheckRunner(options.check_interval, options.check_timeout)
-        self.http = Listener(self.dispatcher.handle, options, sock)
+        self.http = Listener(self.dispatcher.handle, options, sock, self.websockets_open)
         self.heartbeat = HeartbeatSender(
             parent,
             index,
@@ -63,17 +73,29 @@ class HTTPWorker:
             self.checks,
             self.dispatcher.placement,
             lambda: len(self.http.connections),
+            self.upgrades,
         )
         # At --max-requests the supervisor hears at once, not a heartbeat later: its
         # replacement starts while this worker still serves.
         self.stats.on_limit = self.heartbeat.send_now
 
+    def websockets_open(self) -> int:
+        return 0 if self.upgrades is None else len(self.upgrades.sessions)
+
+    def connection_gone(self) -> None:
+        self.http.connection_gone()
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stopping.set)
+        loop.add_signal_handler(signal.SIGUSR2, self.shutdown_pending)
         self.heartbeat.start()
         self.heartbeat.beat()  # tell the supervisor we are alive and booting
+        if self.lifespan is not None:
+            await self.lifespan.startup()  # LifespanFailed: the worker cannot boot
+            assert self.upgrades is not None
+            self.upgrades.lifespan_state = self.lifespan.state
 
         # Fresh check results reach the probes at once, not a heartbeat later; the
         # extra heartbeat is still sent from the loop.
@@ -91,18 +113,31 @@ class HTTPWorker:
         watch.cancel()
         await self.drain()
 
+    def shutdown_pending(self) -> None:
+        """SIGUSR2 from the supervisor: the server is shutting down (its readiness fails while
+        the shutdown delay runs); requests are still served, new WebSockets are refused."""
+        if self.upgrades is not None:
+            self.upgrades.refusing = True
+
     async def drain(self) -> None:
-        """Stop accepting, serve what is queued and in flight, close idle keep-alives."""
+        """Stop accepting, serve what is queued and in flight, close idle keep-alives, and give
+        open WebSockets their own time to end before closing them."""
         started = time.monotonic()
         self.heartbeat.state = WorkerState.DRAINING
         self.heartbeat.beat()
         self.dispatcher.drain()
         self.http.accept_backlog()
         self.http.stop()
-        deadline = started + self.options.graceful_timeout
+        opts = self.options
+        sockets = None
+        if self.upgrades is not None:
+            patience = min(opts.websocket_drain_timeout, opts.graceful_timeout)
+            sockets = asyncio.ensure_future(self.upgrades.drain(patience, opts.websocket_shutdown_code))
+        deadline = started + opts.graceful_timeout
         while time.monotonic() < deadline:
             self.http.close_idle()
-            if self.stats.in_flight == self.stuck_requests() and not self.http.between_requests():
+            idle = self.stats.in_flight == self.stuck_requests() and not self.http.between_requests()
+            if idle and (sockets is None or sockets.done()):
                 break
             await asyncio.sleep(DRAIN_POLL)
         else:
@@ -111,6 +146,10 @@ class HTTPWorker:
                 self.index,
                 self.stats.in_flight,
             )
+        if sockets is not None and not sockets.done():
+            sockets.cancel()
+        if self.lifespan is not None:
+            await self.lifespan.shutdown()
         self.heartbeat.stop()
         self.heartbeat.beat()  # the final counts, which the supervisor adds to its totals
         self.dispatcher.shutdown()

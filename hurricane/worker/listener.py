@@ -40,8 +40,11 @@ class Connections(set[Connection]):
 
 
 class Listener:
-    def __init__(self, handle: Handler, options: Options, sock: socket.socket) -> None:
+    def __init__(
+        self, handle: Handler, options: Options, sock: socket.socket, upgraded: Callable[[], int] = lambda: 0
+    ) -> None:
         self.handle = handle
+        self.upgraded = upgraded  # connections handed to another protocol (WebSockets) still count
         self.options = options
         self.sock = sock
         self.loop: asyncio.AbstractEventLoop  # the running loop, from start() on
@@ -84,7 +87,7 @@ class Listener:
 
     def accept(self, limit: int = ACCEPT_BATCH) -> None:
         for attempt in range(limit):
-            if len(self.connections) + self.adopting >= self.max_connections:
+            if self.held() >= self.max_connections:
                 if attempt == 0:  # the socket was readable: a client is waiting
                     self.make_room()
                 return
@@ -103,6 +106,9 @@ class Listener:
                 return
             self.adopt(conn)
 
+    def held(self) -> int:
+        return len(self.connections) + self.adopting + self.upgraded()
+
     def make_room(self) -> None:
         """At the limit with a client waiting: stop accepting until a connection closes, and
         close the one idle longest, if there is one, so that happens soon."""
@@ -118,7 +124,7 @@ class Listener:
             )
 
     def connection_gone(self) -> None:
-        if self.full and len(self.connections) + self.adopting < self.max_connections:
+        if self.full and self.held() < self.max_connections:
             self.full = False
             self.warned_full = False
             self.resume()

@@ -206,3 +206,10 @@ def chunked_last(fields: list[str], version: str) -> bool:
     if len(codings) > 1:
         raise BadRequest(501, "unsupported transfer coding")
     return True
+
+
+def wants_websocket(head: RequestHead) -> bool:
+    """A GET that asks to switch to the WebSocket protocol (``Upgrade: websocket``)."""
+    return head.method == "GET" and any(
+        name == "upgrade" and "websocket" in value.lower() for name, value in head.headers
+    )

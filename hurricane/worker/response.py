@@ -103,13 +103,16 @@ class Response:
         return b"0\r\n\r\n" if self.chunked else b""
 
 
-def error_response(status: int, version: str = "HTTP/1.1") -> bytes:
+def error_response(
+    status: int, version: str = "HTTP/1.1", extra: list[tuple[str, str]] | None = None
+) -> bytes:
     """A complete response for a request we refuse before the application sees it."""
     reason = HTTPStatus(status).phrase
     body = f"{status} {reason}\n".encode()
+    fields = "".join(f"{name}: {value}\r\n" for name, value in extra or [])
     return (
         f"{version} {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
-        f"Connection: close\r\nDate: {http_date()}\r\n\r\n"
+        f"{fields}Connection: close\r\nDate: {http_date()}\r\n\r\n"
     ).encode() + body
 
 

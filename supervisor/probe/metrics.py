@@ -49,6 +49,7 @@ def families(snapshot: Snapshot, age: float) -> Iterator[Metric]:
     yield from per_worker(workers, age)
     yield from checks(workers)
     yield routes(workers)
+    yield from websockets(totals)
     yield from supervisor_gauges(snapshot, age)
     yield info()
 
@@ -94,6 +95,7 @@ _WORKER_GAUGES: tuple[tuple[str, str, Callable[[WorkerReport, float], float | No
     ("hurricane_requests_in_flight", "Requests being served.", lambda w, age: w.heartbeat.in_flight),
     ("hurricane_requests_queued", "Requests waiting for a view thread.", lambda w, age: w.heartbeat.queued),
     ("hurricane_connections", "Open client connections.", lambda w, age: w.heartbeat.connections),
+    ("hurricane_websockets_open", "Open WebSockets.", lambda w, age: w.heartbeat.websockets),
     (
         "hurricane_worker_heartbeat_age_seconds",
         "Seconds since the worker's last heartbeat.",
@@ -143,6 +145,28 @@ def checks(workers: Sequence[WorkerReport]) -> Iterator[Metric]:
         for alias, db in sorted(heartbeat.db.items()):
             database.add_metric([*_labels(worker), alias], 1.0 if db.ok else 0.0)
     yield from (ok, took, database)
+
+
+def websockets(totals: counters.Totals) -> Iterator[Metric]:
+    for name, text, label, counts in (
+        (
+            "hurricane_websocket_messages",
+            "WebSocket messages, by direction.",
+            "direction",
+            totals.websocket_messages,
+        ),
+        ("hurricane_websocket_closes", "WebSockets closed, by close code.", "code", totals.websocket_closes),
+        (
+            "hurricane_websocket_upgrades_refused",
+            "WebSocket upgrades refused, by reason (version, capacity, draining, denied, handshake, error, timeout).",
+            "reason",
+            totals.websocket_refused,
+        ),
+    ):
+        family = CounterMetricFamily(name, text, labels=[label])
+        for key, count in sorted(counts.items()):
+            family.add_metric([key], count)
+        yield family
 
 
 def routes(workers: Sequence[WorkerReport]) -> Metric:

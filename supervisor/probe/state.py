@@ -57,6 +57,7 @@ def summary(worker: WorkerReport, age: float) -> dict[str, Any]:
         "in_flight": heartbeat.in_flight,
         "queued": heartbeat.queued,
         "connections": heartbeat.connections,
+        "websockets": heartbeat.websockets,
         "requests_total": heartbeat.requests_total,
         "rss_bytes": heartbeat.rss_bytes,
         "checks": {tag: check_summary(result) for tag, result in heartbeat.checks.items()},

@@ -41,11 +41,12 @@ HEARTBEAT = Heartbeat(
 
 HEARTBEAT_LINE = (
     b'{"v":1,"pid":42,"worker":1,"state":"ready","loop_lag_ms":0.5,"in_flight":2,"queued":1,'
-    b'"connections":0,"threads":32,"requests_total":7,"oldest_request":{"method":"GET","path":"/slow","age_s":1.25},'
+    b'"connections":0,"websockets":0,"threads":32,"requests_total":7,"oldest_request":{"method":"GET","path":"/slow","age_s":1.25},'
     b'"rss_bytes":1024,"checks":{"readiness":{"ok":false,"errors":[{"id":"app.E001","level":"ERROR",'
     b'"msg":"cache cold","hint":null}],"took_ms":1.5,"age_s":0.2}},"db":{"default":{"ok":true,'
     b'"msg":"","took_ms":0.3}},"debugger":false,"routes":{"inline":1,"serial":0},"counters":'
-    b'{"responses":{"GET":{"2xx":7}},"latency":{"buckets":[1,2],"sum_s":0.01}},"unmeasured":{},'
+    b'{"responses":{"GET":{"2xx":7}},"latency":{"buckets":[1,2],"sum_s":0.01},"websocket_messages":{},'
+    b'"websocket_closes":{},"websocket_refused":{}},"unmeasured":{},'
     b'"type":"heartbeat"}\n'
 )
 

@@ -66,6 +66,9 @@ class Command(BaseCommand):
             debugging.check_packages(options)
         except OptionError as exc:
             raise CommandError(str(exc), returncode=2) from None
+        missing = debugging.missing_websockets(getattr(settings, "ASGI_APPLICATION", None))
+        if missing is not None:
+            raise CommandError(missing, returncode=2)
         for warning in deprecations(cli, from_settings, os.environ):
             self.stderr.write(f"warning: {warning}")
         launch.exec_supervisor(options)
