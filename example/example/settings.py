@@ -14,6 +14,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "hurricane",
     "notes",
+    "chat",
 ]
 
 MIDDLEWARE = [
@@ -36,3 +37,15 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The chat room (/chat) needs WebSockets: Django Channels and the websockets package
+# (pip install 'hurricane-server[websockets]' channels). Without them the rest runs as is.
+try:
+    import channels  # noqa: F401
+    import websockets  # noqa: F401
+except ImportError:
+    pass
+else:
+    ASGI_APPLICATION = "example.asgi.application"
+    # One process: the in-memory layer. Several workers need a shared one (channels_redis).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -1,3 +1,4 @@
+from chat.views import room
 from django.urls import path
 
 from example import views
@@ -11,6 +12,7 @@ urlpatterns = [
     path("stream", views.stream),
     path("echo", views.echo),
     path("pid", views.pid),
+    path("chat", room),
     path("report", views.report),
     path("async-sleep", views.async_sleep),
 ]

@@ -11,7 +11,8 @@ from notes.models import Note
 
 def index(request: HttpRequest) -> HttpResponse:
     return HttpResponse(
-        "Hurricane example: /hello /notes /sleep?s=0.02 /cpu?n=200000 /stream?chunks=5 /echo /pid\n",
+        "Hurricane example: /hello /notes /sleep?s=0.02 /cpu?n=200000 /stream?chunks=5 /echo /pid\n"
+        "/report /async-sleep?s=0.05 /chat (WebSockets: open it in two tabs)\n",
         content_type="text/plain",
     )
 

@@ -237,3 +237,19 @@ def test_a_group_message_reaches_clients_on_another_worker_through_redis(redis_s
         heard = talk(session())
         assert {h["text"] for h in heard} == {"hello, room"}
         assert len({h["pid"] for h in heard}) == 2  # delivered by both workers
+
+
+def test_the_examples_chat_room_carries_a_message_from_one_tab_to_another():
+    with serving() as server:
+        status, page = server.get("/chat")
+        assert status == 200 and b"new WebSocket(" in page
+
+        async def two_tabs():
+            async with (
+                websockets.connect(url(server, "/ws/chat")) as ann,
+                websockets.connect(url(server, "/ws/chat")) as bob,
+            ):
+                await ann.send(json.dumps({"name": "ann", "text": "hi bob"}))
+                return [json.loads(await asyncio.wait_for(tab.recv(), 10)) for tab in (bob, ann)]
+
+        assert talk(two_tabs()) == [{"name": "ann", "text": "hi bob"}] * 2
