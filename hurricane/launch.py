@@ -49,11 +49,14 @@ def python_path() -> str:
 
 
 def launch_spec(options: Options) -> LaunchSpec:
+    import django
+
+    from supervisor import versions
     from supervisor.spec import LaunchSpec  # only after check_supervisor_package()
 
     worker = [sys.executable, "-m", WORKER_MODULE]
     prestart = [sys.executable, "-m", PRESTART_MODULE]
-    return LaunchSpec(options, worker, prestart)
+    return LaunchSpec(options, worker, prestart, versions.collect(django.get_version()))
 
 
 def exec_supervisor(options: Options) -> None:

@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hurricane: cannot read the launch spec: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logs.configure(spec.options.log_level, spec.options.log_format)
-    return Supervisor(spec.options, spec.worker_argv, prestart_argv=spec.prestart_argv).run()
+    supervisor = Supervisor(
+        spec.options, spec.worker_argv, prestart_argv=spec.prestart_argv, versions=spec.versions
+    )
+    return supervisor.run()
 
 
 if __name__ == "__main__":

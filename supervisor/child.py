@@ -8,8 +8,6 @@ ends it when the supervisor is gone. ``process.py`` is the supervisor's side.
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
 import logging
 import os
 import signal
@@ -18,11 +16,11 @@ from typing import NoReturn
 
 from supervisor import descriptors, pipes, protocol
 from supervisor.spec import Spec, read_descriptor
+from supervisor.titles import prctl, set_title
 
 log = logging.getLogger("hurricane.supervisor")
 
 PR_SET_PDEATHSIG = 1
-PR_SET_NAME = 15
 PARENT_POLL = 1.0  # seconds between checks that the supervisor is still there
 
 
@@ -56,44 +54,9 @@ def follow_parent(parent_pid: int) -> None:
     # with `stty tostop` the kernel would stop it at its first log line.
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(protocol.EXIT_PARENT_GONE)
-
-
-def set_title(title: str) -> None:
-    """Show ``title`` in ps and top: the whole command line with setproctitle if installed,
-    else the kernel's 15-character process name (``hurricane worker 3`` is ``hurricane-w3``)."""
-    try:
-        import setproctitle  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        if sys.platform.startswith("linux"):
-            name = ctypes.create_string_buffer(short_name(title).encode()[:15])
-            _prctl(PR_SET_NAME, ctypes.addressof(name))
-        return
-    setproctitle.setproctitle(title)
-
-
-ABBREVIATIONS = {"supervisor": "sup", "prestart": "pre", "worker": "w", "template": "tmpl", "consumer": "c"}
-
-
-def short_name(title: str) -> str:
-    """A title within the kernel's 15 characters: ``hurricane worker 3`` is ``hurricane-w3``,
-    ``hurricane supervisor :8000`` is ``hurricane-sup``."""
-    words = title.split()
-    if len(words) < 2:
-        return title[:15]
-    role = ABBREVIATIONS.get(words[1], words[1][:5])
-    number = words[2] if len(words) > 2 and words[2].isdigit() else ""
-    return f"{words[0]}-{role}{number}"[:15]
-
-
-def _prctl(option: int, arg: int) -> None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def parent_gone(why: str) -> NoReturn:
@@ -104,6 +67,8 @@ def parent_gone(why: str) -> NoReturn:
 
 async def watch_parent(parent_pid: int) -> NoReturn:
     """Exit once the supervisor is gone (a backstop to PR_SET_PDEATHSIG and pipe EOF)."""
+    import asyncio  # only children run a loop: the supervisor does not pay for asyncio
+
     while True:
         await asyncio.sleep(PARENT_POLL)
         if os.getppid() != parent_pid:

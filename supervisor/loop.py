@@ -17,8 +17,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from supervisor import descriptors, health, prestart, versions, webhooks
-from supervisor.child import set_title
+from supervisor import descriptors, health, prestart, versions
 from supervisor.clock import WatchClock
 from supervisor.options import Options
 from supervisor.pool import WorkerPool
@@ -27,6 +26,7 @@ from supervisor.process import ChildProcess, Reaper
 from supervisor.protocol import EXIT_CANNOT_START, EXIT_USAGE, Phase, PrestartStatus, RestartReason, Snapshot
 from supervisor.sdnotify import Notifier, status_text
 from supervisor.sockets import BindError, bind, bound_port, inherited
+from supervisor.titles import set_title
 
 log = logging.getLogger("hurricane.supervisor")
 
@@ -43,8 +43,10 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         prestart_argv: list[str] | None = None,
         probe_argv: list[str] | None = None,
+        versions: dict[str, str] | None = None,
     ) -> None:
         self.options = options
+        self.versions = versions or {}
         self.clock = WatchClock(clock)
         self.probe_argv = probe_argv
         self.reaper = Reaper()
@@ -64,7 +66,11 @@ class Supervisor:
         self.app_socket: socket.socket | None = None
         self._wakeup_r: socket.socket | None = None
         self.notifier = Notifier.from_environ(os.environ, os.getpid())
-        self.webhooks = webhooks.from_options(options)
+        self.webhooks = None
+        if options.webhook_url is not None:  # only then: urllib and ssl are several MiB
+            from supervisor.webhooks import Sender, Webhooks
+
+            self.webhooks = Webhooks(options, Sender(options.webhook_url))
         self.failure: str | None = None  # why the server could not start, for the webhook
 
     # -- start and stop ---------------------------------------------------------
@@ -122,7 +128,7 @@ class Supervisor:
         before, limit = descriptors.raise_limit()  # the children inherit it
         log.info(
             "%s listening on %s:%d, %s, %d worker(s), pid %d, file descriptor limit %d%s",
-            versions.line(),
+            versions.line(self.versions) if self.versions else "Hurricane",
             opts.host,
             app_port,
             probe_note,
@@ -320,6 +326,7 @@ class Supervisor:
             restarts=dict(self.pool.restarts),
             workers=self.pool.describe(now),
             retired=self.pool.retired.counters(),
+            versions=self.versions,
         )
         if not self.startup_done and health.startup(snap, 0.0, self.options).ok:
             self.startup_done = True

@@ -230,6 +230,7 @@ class Snapshot:
     restarts: dict[str, int] = field(default_factory=dict)  # by RestartReason
     workers: tuple[WorkerReport, ...] = ()
     retired: Counters = Counters()  # the counts of workers that have exited
+    versions: dict[str, str] = field(default_factory=dict)  # Hurricane's, Django's, Python's
     type: MessageType = MessageType.SNAPSHOT
 
 

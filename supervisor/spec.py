@@ -60,15 +60,22 @@ class LaunchSpec:
     options: Options
     worker_argv: list[str]
     prestart_argv: list[str] | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # Hurricane's, Django's, Python's
 
     def to_json(self) -> str:
-        data = {"options": self.options.to_dict(), "worker": self.worker_argv, "prestart": self.prestart_argv}
+        data = {
+            "options": self.options.to_dict(),
+            "worker": self.worker_argv,
+            "prestart": self.prestart_argv,
+            "versions": self.versions,
+        }
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> LaunchSpec:
         data = json.loads(text)
-        return cls(Options.from_dict(data["options"]), list(data["worker"]), data.get("prestart"))
+        options = Options.from_dict(data["options"])
+        return cls(options, list(data["worker"]), data.get("prestart"), dict(data.get("versions", {})))
 
 
 def write_descriptor(data: bytes) -> int:

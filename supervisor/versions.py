@@ -1,24 +1,19 @@
 """Which Hurricane, Django and Python are running: for --version, the start-up line, the probes
-and /metrics. Django's version is read from its installed metadata, never by importing it."""
+and /metrics. ``serve`` knows Django's version and passes it on in the launch spec; the
+supervisor and the probe never import Django (nor importlib.metadata) to learn it."""
 
 from __future__ import annotations
 
 import platform
-from functools import cache
-from importlib import metadata
 
 import supervisor
 
+Versions = dict[str, str]
 
-@cache
-def versions() -> dict[str, str]:
-    try:
-        django = metadata.version("django")
-    except metadata.PackageNotFoundError:
-        django = "not installed"
+
+def collect(django: str) -> Versions:
     return {"hurricane": supervisor.__version__, "django": django, "python": platform.python_version()}
 
 
-def line() -> str:
-    found = versions()
+def line(found: Versions) -> str:
     return f"Hurricane {found['hurricane']} (Django {found['django']}, Python {found['python']})"

@@ -125,9 +125,3 @@ class Webhooks:
             self.started = True
             self.send("startup", False, failure or f"exit code {code}")
         self.sender.close(EXIT_FLUSH)
-
-
-def from_options(options: Options) -> Webhooks | None:
-    if options.webhook_url is None:
-        return None
-    return Webhooks(options, Sender(options.webhook_url))

@@ -14,6 +14,7 @@ from supervisor.options import Options
 from supervisor.pipes import PipeReader
 from supervisor.probe.app import make_server
 from supervisor.probe.state import ProbeState
+from supervisor.titles import set_title
 
 PROBE_IDLE_TIMEOUT = 10.0
 PROBE_MAX_BODY = 64 * 1024  # probes send no body; anything bigger is not a probe
@@ -41,7 +42,7 @@ async def serve(options: Options, probe_fd: int, pipe: int, parent: int) -> None
     )
     sock = socket.socket(fileno=probe_fd)
     server.add_sockets([sock])
-    child.set_title(f"hurricane probe :{sock.getsockname()[1]}")
+    set_title(f"hurricane probe :{sock.getsockname()[1]}")
     snapshots = PipeReader(pipe, "supervisor", limit=SNAPSHOT_LIMIT)
 
     def on_readable() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from supervisor import counters, health, versions
+from supervisor import counters, health
 from supervisor.probe.state import ProbeState
 from supervisor.protocol import Snapshot, WorkerReport, WorkerState
 
@@ -51,7 +51,7 @@ def families(snapshot: Snapshot, age: float) -> Iterator[Metric]:
     yield routes(workers)
     yield from websockets(totals)
     yield from supervisor_gauges(snapshot, age)
-    yield info()
+    yield info(snapshot.versions)
 
 
 def requests(totals: counters.Totals) -> Metric:
@@ -181,14 +181,14 @@ def routes(workers: Sequence[WorkerReport]) -> Metric:
     return family
 
 
-def info() -> Metric:
+def info(found: dict[str, str]) -> Metric:
     family = GaugeMetricFamily(
         "hurricane_info",
         "The running versions of Hurricane, Django and Python.",
         labels=["version", "django", "python"],
     )
-    found = versions.versions()
-    family.add_metric([found["hurricane"], found["django"], found["python"]], 1.0)
+    labels = [found.get("hurricane", "?"), found.get("django", "?"), found.get("python", "?")]
+    family.add_metric(labels, 1.0)
     return family
 
 

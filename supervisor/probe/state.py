@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from supervisor import health, versions
+from supervisor import health
 from supervisor.options import Options
 from supervisor.protocol import CheckResult, Snapshot, WorkerReport
 from supervisor.wire import to_wire
@@ -39,7 +39,7 @@ class ProbeState:
             "status": "ok" if verdict.ok else "failing",
             "reason": verdict.reason,
             "phase": self.snapshot.phase,
-            "version": versions.versions(),
+            "version": self.snapshot.versions,
             "workers": [summary(w, age) for w in self.snapshot.workers],
         }
         return (200 if verdict.ok else 503), body

@@ -25,9 +25,11 @@ class Command(BaseCommand):
 
     def get_version(self) -> str:
         """``serve --version``: Hurricane's version, with Django's and Python's."""
+        import django
+
         from supervisor import versions
 
-        return versions.line()
+        return versions.line(versions.collect(django.get_version()))
 
     def run_from_argv(self, argv: list[str]) -> None:
         # Checked before add_arguments, which already needs our supervisor package.
