@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 WORKER_MODULE = "hurricane.worker"
 PRESTART_MODULE = "hurricane.run_prestart"
+TEMPLATE_MODULE = "hurricane.template"
 
 
 class WrongSupervisor(RuntimeError):
@@ -56,7 +57,10 @@ def launch_spec(options: Options) -> LaunchSpec:
 
     worker = [sys.executable, "-m", WORKER_MODULE]
     prestart = [sys.executable, "-m", PRESTART_MODULE]
-    return LaunchSpec(options, worker, prestart, versions.collect(django.get_version()))
+    # Forking from a template needs the supervisor to be a child subreaper: Linux.
+    preload = not options.no_preload and sys.platform.startswith("linux")
+    template = [sys.executable, "-m", TEMPLATE_MODULE] if preload else None
+    return LaunchSpec(options, worker, prestart, versions.collect(django.get_version()), template)
 
 
 def exec_supervisor(options: Options) -> None:

@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     logs.configure(spec.options.log_level, spec.options.log_format)
     supervisor = Supervisor(
-        spec.options, spec.worker_argv, prestart_argv=spec.prestart_argv, versions=spec.versions
+        spec.options,
+        spec.worker_argv,
+        prestart_argv=spec.prestart_argv,
+        versions=spec.versions,
+        template_argv=spec.template_argv,
     )
     return supervisor.run()
 

@@ -26,6 +26,7 @@ from supervisor.process import ChildProcess, Reaper
 from supervisor.protocol import EXIT_CANNOT_START, EXIT_USAGE, Phase, PrestartStatus, RestartReason, Snapshot
 from supervisor.sdnotify import Notifier, status_text
 from supervisor.sockets import BindError, bind, bound_port, inherited
+from supervisor.template import Templates, become_subreaper
 from supervisor.titles import set_title
 
 log = logging.getLogger("hurricane.supervisor")
@@ -44,9 +45,11 @@ class Supervisor:
         prestart_argv: list[str] | None = None,
         probe_argv: list[str] | None = None,
         versions: dict[str, str] | None = None,
+        template_argv: list[str] | None = None,
     ) -> None:
         self.options = options
         self.versions = versions or {}
+        self.template_argv = template_argv
         self.clock = WatchClock(clock)
         self.probe_argv = probe_argv
         self.reaper = Reaper()
@@ -56,6 +59,10 @@ class Supervisor:
         self.started_at = self.clock()
         self.selector = selectors.DefaultSelector()
         self.pool = WorkerPool(options, worker_argv, self.selector, self.reaper, self.clock)
+        if template_argv is not None and become_subreaper():
+            # Workers fork from a template that loaded the application once; as a child
+            # subreaper the supervisor is the parent of every one of them all the same.
+            self.pool.templates = Templates(template_argv, options, self.selector, self.reaper, self.clock)
         self.probe: ProbeProcess | None = None
         self.phase = Phase.STARTING
         self.phase_deadline: float | None = None
@@ -86,6 +93,9 @@ class Supervisor:
         self.install_signals()
         if self.probe is not None:
             self.probe.start()
+        if self.pool.templates is not None:
+            self.pool.templates.app_fd = self.pool.app_fd
+            self.pool.templates.begin()  # it loads the application while prestart runs
         if self.prestart is not None:
             self.prestart.start(self.selector, self.reaper)
         else:
@@ -199,6 +209,8 @@ class Supervisor:
         self.stop_signal_at = now
         if self.probe is not None:
             self.probe.shutting_down = True
+        if self.pool.templates is not None:
+            self.pool.templates.shutting_down = True
         self.set_phase(Phase.DRAINING)
         self.pool.announce_shutdown()
         self.phase_deadline = self.clock() + (self.options.shutdown_delay or 0.0)
@@ -213,10 +225,14 @@ class Supervisor:
         # Our copy of the listening socket goes first: once the workers close theirs,
         # new connections are refused instead of waiting in a backlog nobody accepts.
         self.close_app_socket()
+        if self.pool.templates is not None:
+            self.pool.templates.stop()  # it holds the app socket too: let it go
         self.pool.retire_all(RestartReason.SHUTDOWN, now + self.pool.drain_deadline())
 
     def stop_now(self, code: int = 1) -> None:
         self.pool.kill_all()
+        if self.pool.templates is not None:
+            self.pool.templates.stop()
         self.finish(code)
 
     def finish(self, code: int) -> None:
@@ -289,9 +305,10 @@ class Supervisor:
         # During the shutdown delay the app still serves: a worker that dies then is replaced.
         running = prestarted and self.phase is not Phase.STOPPING
         self.pool.tick(now, running=running)
-        if self.pool.fatal is not None:
-            log.error("the application cannot start: %s", self.pool.fatal)
-            self.failure = f"the application cannot start: {self.pool.fatal}"
+        fatal = self.pool.fatal or (self.pool.templates.fatal if self.pool.templates is not None else None)
+        if fatal is not None:
+            log.error("the application cannot start: %s", fatal)
+            self.failure = f"the application cannot start: {fatal}"
             self.stop_now(EXIT_CANNOT_START)
             return
         if self.phase is Phase.STARTING and self.startup_done:
@@ -308,6 +325,8 @@ class Supervisor:
                 self.stop_now(1)
         if self.probe is not None:
             self.probe.tick(now)
+        if self.pool.templates is not None:
+            self.pool.templates.tick(now)
 
     # -- health -----------------------------------------------------------------
 

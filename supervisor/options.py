@@ -577,6 +577,14 @@ class Options:
     )
 
     # -- Worker lifecycle ----------------------------------------------------------------
+    no_preload: bool = option(
+        False,
+        parse_bool,
+        "Start every worker as a fresh interpreter that imports the application itself, instead of "
+        "forking it from a template that loaded the application once (for projects whose "
+        "import-time code cannot be forked: threads, connections, or state it must not share).",
+        group=LIFECYCLE,
+    )
     heartbeat_interval: float = option(
         1.0,
         parse_positive_duration,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from supervisor import counters, health, protocol
 from supervisor.oom import OomWatch
 from supervisor.options import Options
-from supervisor.process import Pipe, Reaper, describe_exit, spawn
+from supervisor.process import ChildProcess, Pipe, Reaper, describe_exit, spawn
 from supervisor.protocol import (
     BootError,
     Heartbeat,
@@ -28,6 +28,7 @@ from supervisor.protocol import (
     WorkerState,
 )
 from supervisor.recycling import Recycler
+from supervisor.template import Templates
 from supervisor.workers import Slot, Stopping, WorkerHandle, limits, recycle_reason
 
 log = logging.getLogger("hurricane.supervisor")
@@ -61,13 +62,21 @@ class WorkerPool:
         self.fatal: str | None = None  # the application cannot boot: the server must stop
         self.last_healthy_at: float | None = None
         self.phase = Phase.STARTING  # the server's, as the supervisor sets it
+        self.templates: Templates | None = None  # where workers come from, unless --no-preload
 
     # -- spawning and hearing from workers ------------------------------------------
 
-    def spawn(self, index: int) -> WorkerHandle:
+    def spawn(self, index: int) -> WorkerHandle | None:
+        """Start a worker for slot ``index``: forked by the template, or a fresh interpreter with
+        --no-preload. None while the template is not ready (the slot waits)."""
         request_limit, age_limit = limits(self.options, self.rng)
-        fds = {"app": self.app_fd}
-        child = spawn("worker", self.argv, self.options, fds, Pipe.FROM_CHILD, index, request_limit)
+        if self.templates is not None:
+            child = self.fork(index, request_limit)
+            if child is None:
+                return None
+        else:
+            fds = {"app": self.app_fd}
+            child = spawn("worker", self.argv, self.options, fds, Pipe.FROM_CHILD, index, request_limit)
         worker = WorkerHandle(index, child, self.clock(), request_limit=request_limit, age_limit=age_limit)
         assert child.pipe is not None
         self.selector.register(child.pipe, selectors.EVENT_READ, lambda: self.on_pipe(worker))
@@ -77,6 +86,18 @@ class WorkerPool:
             self.slots[index].respawn_at = None
         log.info("%s started", worker.label())
         return worker
+
+    def fork(self, index: int, request_limit: int | None) -> ChildProcess | None:
+        assert self.templates is not None
+        read_end, write_end = os.pipe()
+        try:
+            pid = self.templates.fork(index, request_limit, write_end)
+        finally:
+            os.close(write_end)  # the worker has its own copy now
+        if pid is None:
+            os.close(read_end)
+            return None
+        return ChildProcess("worker", pid, read_end)
 
     def on_pipe(self, worker: WorkerHandle) -> None:
         for msg in worker.child.messages():
@@ -285,11 +306,17 @@ class WorkerPool:
                     self.slots[old.index].restarts += 1
                 self.retire(old, reason, now + self.drain_deadline())
             return
+        if self.templates is not None and not self.templates.ready:
+            return  # replacements come from the template: wait for it
         due = self.recycler.next_due()
         if due is not None:
             old, reason = due
             log.info("recycling %s: %s", old.label(), reason)
-            self.recycler.start(old, self.spawn(old.index), reason)
+            new = self.spawn(old.index)
+            if new is None:
+                self.recycler.request(old, reason, now)  # the next tick tries again
+            else:
+                self.recycler.start(old, new, reason)
 
     def can_take_over(self, new: WorkerHandle, old: WorkerHandle) -> bool:
         """The replacement serves and its checks ran: no moment without a ready worker.
@@ -324,7 +351,14 @@ class WorkerPool:
             log.error("keeping %s; its replacement is retried in %.1fs", old.label(), delay)
 
     def reload(self, reason: RestartReason = RestartReason.RELOAD) -> None:
-        """SIGHUP: replace every worker, one at a time, with fresh code."""
+        """SIGHUP: replace every worker, one at a time, with fresh code: a template that loaded
+        it first, when workers come from one."""
+        if self.templates is None:
+            self.recycle_all(reason)
+        else:
+            self.templates.replace(then=lambda: self.recycle_all(reason))
+
+    def recycle_all(self, reason: RestartReason) -> None:
         now = self.clock()
         for worker in list(self.workers):
             self.recycler.request(worker, reason, now)
@@ -339,7 +373,7 @@ class WorkerPool:
 
     @property
     def reloading(self) -> bool:
-        return self.recycler.reloading
+        return self.recycler.reloading or (self.templates is not None and self.templates.reloading)
 
     def announce_shutdown(self) -> None:
         """The shutdown began: workers keep serving requests but refuse new WebSockets (SIGUSR2)."""

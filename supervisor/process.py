@@ -21,6 +21,7 @@ from supervisor.spec import Spec, write_descriptor
 log = logging.getLogger("hurricane.supervisor")
 
 ExitHandler = Callable[[int], None]
+UNCLAIMED = 64
 
 
 class Pipe(Enum):
@@ -34,10 +35,12 @@ class Pipe(Enum):
 class ChildProcess:
     """One child: its pid, its pipe, and how it ended once reaped."""
 
-    def __init__(self, role: str, popen: subprocess.Popen[bytes], pipe: int | None) -> None:
+    def __init__(
+        self, role: str, pid: int, pipe: int | None, popen: subprocess.Popen[bytes] | None = None
+    ) -> None:
         self.role = role
-        self.popen = popen
-        self.pid = popen.pid
+        self.pid = pid
+        self.popen = popen  # None for a worker the template forked
         self.pipe = pipe  # our end, non-blocking
         self.reader = PipeReader(pipe, f"{role} (pid {self.pid})") if pipe is not None else None
         self.status: int | None = None
@@ -57,8 +60,8 @@ class ChildProcess:
     def reaped(self, status: int) -> None:
         """The supervisor reaped this pid with waitpid; remember how it ended."""
         self.status = status
-        # Tell Popen too, or it would try to reap the pid again later.
-        self.popen.returncode = os.waitstatus_to_exitcode(status)
+        if self.popen is not None:  # tell Popen too, or it would try to reap the pid again later
+            self.popen.returncode = os.waitstatus_to_exitcode(status)
 
     def messages(self, everything: bool = False) -> list[protocol.ChildMessage]:
         """The messages that arrived (all that are left, with ``everything``, once it exited)."""
@@ -120,7 +123,7 @@ def spawn(
         os.close(spec_fd)
         if theirs is not None:
             os.close(theirs)
-    return ChildProcess(role, popen, ours)
+    return ChildProcess(role, popen.pid, ours, popen)
 
 
 class Reaper:
@@ -129,9 +132,16 @@ class Reaper:
 
     def __init__(self) -> None:
         self.handlers: dict[int, ExitHandler] = {}
+        # Exits of pids nobody watched yet: a forked worker can die before the template
+        # has told us its pid.
+        self.unclaimed: dict[int, int] = {}
 
     def watch(self, pid: int, handler: ExitHandler) -> None:
-        self.handlers[pid] = handler
+        status = self.unclaimed.pop(pid, None)
+        if status is None:
+            self.handlers[pid] = handler
+        else:
+            handler(status)
 
     def reap(self) -> None:
         while True:
@@ -142,10 +152,13 @@ class Reaper:
             if pid == 0:
                 return
             handler = self.handlers.pop(pid, None)
-            if handler is None:
-                log.debug("reaped pid %d (%s)", pid, describe_exit(status))
-            else:
+            if handler is not None:
                 handler(status)
+                continue
+            log.debug("reaped pid %d (%s)", pid, describe_exit(status))
+            self.unclaimed[pid] = status
+            if len(self.unclaimed) > UNCLAIMED:  # orphans we are PID 1 for: forget the oldest
+                del self.unclaimed[next(iter(self.unclaimed))]
 
 
 def describe_exit(status: int, why_killed: str = "") -> str:

@@ -79,6 +79,9 @@ class MessageType(StrEnum):
     RELOAD = "reload"
     PRESTART_STAGE = "prestart"
     SNAPSHOT = "snapshot"
+    TEMPLATE_READY = "template_ready"
+    FORK_WORKER = "fork_worker"
+    WORKER_FORKED = "worker_forked"
 
 
 # -- what a worker reports ---------------------------------------------------------------
@@ -195,7 +198,33 @@ class PrestartStage:
     type: MessageType = MessageType.PRESTART_STAGE
 
 
-ChildMessage = Heartbeat | BootError | ReloadRequest | PrestartStage
+@dataclass(frozen=True, slots=True)
+class TemplateReady:
+    """The worker template loaded the application: it can fork workers now."""
+
+    pid: int = 0
+    type: MessageType = MessageType.TEMPLATE_READY
+
+
+@dataclass(frozen=True, slots=True)
+class ForkWorker:
+    """Supervisor to template: fork worker ``index`` (its heartbeat pipe comes with it)."""
+
+    index: int
+    request_limit: int | None = None
+    type: MessageType = MessageType.FORK_WORKER
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerForked:
+    """Template to supervisor: the worker's pid (it is the supervisor's child from now on)."""
+
+    index: int
+    pid: int
+    type: MessageType = MessageType.WORKER_FORKED
+
+
+ChildMessage = Heartbeat | BootError | ReloadRequest | PrestartStage | TemplateReady | WorkerForked
 
 
 # -- what the supervisor tells the probe ---------------------------------------------------
@@ -239,6 +268,8 @@ MESSAGES: dict[str, type[ChildMessage]] = {
     MessageType.BOOT_ERROR: BootError,
     MessageType.RELOAD: ReloadRequest,
     MessageType.PRESTART_STAGE: PrestartStage,
+    MessageType.TEMPLATE_READY: TemplateReady,
+    MessageType.WORKER_FORKED: WorkerForked,
 }
 
 
@@ -246,7 +277,7 @@ class LineTooLong(ValueError):
     """An encoded message does not fit in one atomic pipe write."""
 
 
-def encode(msg: ChildMessage | Snapshot, limit: int = MAX_LINE) -> bytes:
+def encode(msg: ChildMessage | Snapshot | ForkWorker, limit: int = MAX_LINE) -> bytes:
     """One message as a protocol line; raise LineTooLong past ``limit``."""
     line = json.dumps({"v": VERSION, **to_wire(msg)}, separators=(",", ":")).encode() + b"\n"
     if len(line) > limit:
@@ -265,6 +296,10 @@ def decode_child(data: dict[str, Any], source: str) -> ChildMessage | None:
 
 def decode_snapshot(data: dict[str, Any], source: str) -> Snapshot | None:
     return _decode(Snapshot, data, source)
+
+
+def decode_fork(data: dict[str, Any], source: str) -> ForkWorker | None:
+    return _decode(ForkWorker, data, source)
 
 
 M = TypeVar("M")

@@ -61,6 +61,7 @@ class LaunchSpec:
     worker_argv: list[str]
     prestart_argv: list[str] | None = None
     versions: dict[str, str] = field(default_factory=dict)  # Hurricane's, Django's, Python's
+    template_argv: list[str] | None = None  # None: every worker is a fresh interpreter
 
     def to_json(self) -> str:
         data = {
@@ -68,6 +69,7 @@ class LaunchSpec:
             "worker": self.worker_argv,
             "prestart": self.prestart_argv,
             "versions": self.versions,
+            "template": self.template_argv,
         }
         return json.dumps(data)
 
@@ -75,7 +77,8 @@ class LaunchSpec:
     def from_json(cls, text: str) -> LaunchSpec:
         data = json.loads(text)
         options = Options.from_dict(data["options"])
-        return cls(options, list(data["worker"]), data.get("prestart"), dict(data.get("versions", {})))
+        versions = dict(data.get("versions", {}))
+        return cls(options, list(data["worker"]), data.get("prestart"), versions, data.get("template"))
 
 
 def write_descriptor(data: bytes) -> int:

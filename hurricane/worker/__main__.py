@@ -1,4 +1,5 @@
-"""``python -m hurricane.worker --spec-fd N``: one worker process, started by the supervisor."""
+"""``python -m hurricane.worker --spec-fd N``: one worker process, started by the supervisor
+(or forked by the template, which loaded the application first: ``hurricane.template``)."""
 
 from __future__ import annotations
 
@@ -9,38 +10,78 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from hurricane.boot import describe, hint, load_application, route_application_errors
 from hurricane.worker import asgi
+from hurricane.worker.asgi import ASGIApp
+from hurricane.worker.async_views import AsyncViews
+from hurricane.worker.wsgi import WSGIApp
 from supervisor import child, logs, protocol
 from supervisor.options import Options
+from supervisor.spec import Spec
 
 log = logging.getLogger("hurricane.worker")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The application a worker serves, loaded before the worker starts (or before the
+    template forks it)."""
+
+    wsgi: WSGIApp
+    asgi: ASGIApp | None
+    async_views: AsyncViews | None
+
+
+def load(options: Options) -> Loaded:
+    """Import the project: raises whatever stops it from loading."""
+    wsgi = load_application()
+    return Loaded(wsgi, asgi.load_application(), AsyncViews.load(options.threads))
 
 
 def main(argv: list[str]) -> int:
     spec = child.start(argv)
     parent = child.ParentPipe(spec.pipe)
+    options = spec.options
+    try:
+        loaded = load(options)
+    except BaseException as exc:  # any boot failure is reported the same way
+        report_boot_error(parent, options, exc, spec.index)
+        return protocol.EXIT_BOOT_ERROR
+    logs.configure(options.log_level, options.log_format)
+    route_application_errors()
+    return serve(spec, loaded, parent)
+
+
+def report_boot_error(parent: child.ParentPipe, options: Options, exc: BaseException, index: int) -> None:
+    logs.configure(options.log_level, options.log_format)
+    log.debug("worker %d cannot load the application", index, exc_info=exc)
+    parent.send(protocol.BootError((describe(exc) + hint(options))[:2000], os.getpid()))
+
+
+def serve(spec: Spec, loaded: Loaded, parent: child.ParentPipe) -> int:
+    """Run the worker until it has drained; the process ends here."""
+    from hurricane.worker.http_worker import HTTPWorker
+
     # The supervisor sends SIGUSR1 to a hung worker: every thread's stack goes to stderr,
     # from C, so it works even while a C call holds the GIL.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     options = spec.options
-    try:
-        app = load_application()
-        asgi_app = asgi.load_application()
-    except BaseException as exc:  # any boot failure is reported the same way
-        logs.configure(options.log_level, options.log_format)
-        log.debug("worker %d cannot load the application", spec.index, exc_info=exc)
-        parent.send(protocol.BootError((describe(exc) + hint(options))[:2000], os.getpid()))
-        return protocol.EXIT_BOOT_ERROR
-    logs.configure(options.log_level, options.log_format)
-    route_application_errors()
-    from hurricane.worker.http_worker import HTTPWorker
-
-    app = add_extras(app, options, spec.index, parent)
+    app = add_extras(loaded.wsgi, options, spec.index, parent)
     sock = socket.socket(fileno=spec.fds["app"])
-    worker = HTTPWorker(app, options, spec.index, sock, parent, spec.parent_pid, spec.request_limit, asgi_app)
+    worker = HTTPWorker(
+        app,
+        options,
+        spec.index,
+        sock,
+        parent,
+        spec.parent_pid,
+        spec.request_limit,
+        loaded.asgi,
+        loaded.async_views,
+    )
     try:
         # --debug: asyncio's debug mode logs every callback that blocks the loop over 100 ms.
         asyncio.run(worker.run(), debug=options.debug)

@@ -38,6 +38,7 @@ class HTTPWorker:
         parent_pid: int,
         request_limit: int | None = None,
         asgi_app: ASGIApp | None = None,
+        async_views: AsyncViews | None = None,
     ) -> None:
         self.options = options
         self.index = index
@@ -59,7 +60,7 @@ class HTTPWorker:
             sock.getsockname()[1],
             script_name(),
             index,
-            AsyncViews.load(options.threads),
+            async_views,
             self.upgrades,
         )
         self.checks = CheckRunner(options.check_interval, options.check_timeout)

@@ -24,8 +24,9 @@ def test_serve_becomes_the_supervisor_and_serves_app_and_probes():
             assert status == 200, body
             assert body["status"] == "ok"
             assert body["workers"][0]["state"] == "ready"
-        kinds = sorted(cmdline(pid)[2] for pid in server.children())
-        assert kinds == ["hurricane.worker", "supervisor.probe"]
+        # The worker is forked from the template (with setproctitle its command line says so too).
+        kinds = sorted(Path(f"/proc/{pid}/comm").read_text().strip() for pid in server.children())
+        assert kinds == ["hurricane-probe", "hurricane-tmpl", "hurricane-w0"]
 
 
 def test_no_secret_on_any_command_line_and_every_process_has_a_title():
@@ -34,7 +35,7 @@ def test_no_secret_on_any_command_line_and_every_process_has_a_title():
         pids = [server.proc.pid, *server.children()]
         assert all(secret not in " ".join(cmdline(pid)) for pid in pids)
         names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids}
-        assert names == {"hurricane-sup", "hurricane-probe", "hurricane-w0"}
+        assert names == {"hurricane-sup", "hurricane-probe", "hurricane-tmpl", "hurricane-w0"}
 
 
 def test_the_probe_port_can_listen_on_another_address():
@@ -73,7 +74,10 @@ def test_no_probe_starts_no_probe_server():
         server.app_port = int(match.group(1))
         server.wait_for_line(r"worker 0 \(pid \d+\) ready")
         assert server.get("/hello")[0] == 200
-        assert [cmdline(p)[2] for p in server.children()] == ["hurricane.worker"]
+        assert sorted(Path(f"/proc/{p}/comm").read_text().strip() for p in server.children()) == [
+            "hurricane-tmpl",
+            "hurricane-w0",
+        ]
     finally:
         stop(server)
 
@@ -152,7 +156,7 @@ def test_sigkilled_supervisor_leaves_no_process_behind():
     with serving("--workers", "2") as server:
         wait_until(lambda: len(server.worker_pids()) == 2, 30, "two workers", lambda: server.output)
         children = server.children()
-        assert len(children) == 3
+        assert len(children) == 4  # the probe, the worker template, two workers
         server.signal(signal.SIGKILL)
         server.wait_exit(5)
         wait_until(lambda: not any(alive(p) for p in children), 2.0, "every child to exit within 2s")

@@ -2,10 +2,11 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.serving import EXAMPLE, cmdline, run, serve_env, serving, wait_until
+from tests.serving import EXAMPLE, run, serve_env, serving, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -13,7 +14,7 @@ SLEEP = "shell -c 'import time; time.sleep(1.5)'"
 
 
 def kinds(server) -> list[str]:
-    return sorted(cmdline(pid)[2] for pid in server.children())
+    return sorted(Path(f"/proc/{pid}/comm").read_text().strip() for pid in server.children())
 
 
 def startup_reason(server) -> str:
@@ -33,7 +34,7 @@ def test_commands_run_in_order_before_any_worker_while_startup_fails():
             lambda: server.output,
         )
         assert reason.startswith("prestart commands running"), reason
-        assert "hurricane.worker" not in kinds(server)
+        assert "hurricane-w0" not in kinds(server)
         server.wait_ready()
         output = server.output
         assert (
@@ -45,7 +46,7 @@ def test_commands_run_in_order_before_any_worker_while_startup_fails():
         ), output
         assert server.get("/hello")[0] == 200
         # Once: the prestart child is gone and does not come back.
-        assert kinds(server) == ["hurricane.worker", "supervisor.probe"]
+        assert kinds(server) == ["hurricane-probe", "hurricane-tmpl", "hurricane-w0"]
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_pending_migrations_hold_startup_until_they_are_applied(tmp_path):
             lambda: server.output,
         )
         assert reason == "prestart commands running: waiting for 3 pending migration(s)"
-        assert "hurricane.worker" not in kinds(server)
+        assert "hurricane-w0" not in kinds(server)
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
             cwd=EXAMPLE,
