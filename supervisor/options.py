@@ -316,10 +316,18 @@ class Options:
         group=SERVING,
     )
     threads: int = option(
-        32,
+        128,
         lambda v: parse_int(v, 0),
         "Threads per worker that run views, started as needed; 0 runs views on the event loop, "
         "one at a time.",
+        "N",
+        group=SERVING,
+    )
+    db_connections_kept: int = option(
+        8,
+        lambda v: parse_int(v, 0),
+        "Database connections a worker keeps open between requests (with CONN_MAX_AGE), at most "
+        "one per view thread; other threads close theirs after each request.",
         "N",
         group=SERVING,
     )

@@ -13,5 +13,6 @@ DATABASES = {
         "PORT": os.environ["TEST_PG_PORT"],
         # A server that is down fails a connection at once; one that hangs, within this.
         "OPTIONS": {"connect_timeout": 3},
+        "CONN_MAX_AGE": int(os.environ.get("TEST_PG_CONN_MAX_AGE", "0")),
     }
 }

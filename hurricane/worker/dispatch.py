@@ -77,7 +77,8 @@ class RequestDispatcher:
     def lane(self, route: str) -> ViewPool | None:
         lane = self.lanes.get(route)
         if lane is None and len(self.lanes) < MAX_LANES:
-            lane = self.lanes[route] = ViewPool(1, name="hurricane-turns")
+            after = self.executor.after_job if self.executor is not None else (lambda: None)
+            lane = self.lanes[route] = ViewPool(1, name="hurricane-turns", after_job=after)
         return lane
 
     def busy_threads(self) -> int:

@@ -11,6 +11,7 @@ import time
 from hurricane.checks import CheckRunner
 from hurricane.worker.asgi import ASGIApp
 from hurricane.worker.async_views import AsyncViews
+from hurricane.worker.db_connections import ConnectionBudget
 from hurricane.worker.dispatch import RequestDispatcher
 from hurricane.worker.heartbeat import HeartbeatSender
 from hurricane.worker.listener import Listener
@@ -44,7 +45,10 @@ class HTTPWorker:
         self.index = index
         self.parent_pid = parent_pid
         self.stats = RequestStats(request_limit)
-        self.executor = ViewPool(options.threads) if options.threads else None
+        self.budget = ConnectionBudget(options.db_connections_kept)
+        self.executor = (
+            ViewPool(options.threads, after_job=self.budget.after_request) if options.threads else None
+        )
         self.lifespan = self.upgrades = None
         if asgi_app is not None:  # WebSockets go to settings.ASGI_APPLICATION
             from hurricane.worker.asgi import Lifespan

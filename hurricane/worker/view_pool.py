@@ -19,9 +19,10 @@ Job = Callable[[], None]
 
 
 class ViewPool:
-    def __init__(self, size: int, name: str = "hurricane-view") -> None:
+    def __init__(self, size: int, name: str = "hurricane-view", after_job: Job = lambda: None) -> None:
         self.size = size
         self.name = name
+        self.after_job = after_job  # on the thread, after each job (the connection budget)
         self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.threads: list[threading.Thread] = []
         self.idle = 0  # threads waiting for a job; submit() reads it without the lock, as a hint
@@ -45,6 +46,7 @@ class ViewPool:
                 return
             try:
                 job()
+                self.after_job()
             except BaseException:  # a job reports its own errors; this is a last resort
                 log.exception("a view thread's job failed")
 

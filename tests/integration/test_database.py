@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.load import Load
 from tests.serving import EXAMPLE, serve_env, serving, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -58,3 +59,25 @@ def test_an_outage_fails_readiness_naming_the_alias_and_a_recovery_needs_no_rest
 def failing(server):
     status, body = server.probe("/ready")
     return (status, body) if status == 503 else None
+
+
+def test_a_worker_keeps_a_bounded_number_of_database_connections(database):
+    postgres, env = database
+    env = {**env, "TEST_PG_CONN_MAX_AGE": "60"}
+    args = ["--settings", "postgres_settings", "--db-connections-kept", "4", "--no-adaptive-views"]
+    with serving(*args, env=env) as server:
+        with Load(server.app_port, "/notes", connections=32) as load:
+            wait_until(lambda: load.tally.ok >= 500, 60, "500 requests", lambda: server.output)
+            busiest = backends(postgres)
+            tally = load.stop()
+        assert tally.failures == []
+        wait_until(lambda: backends(postgres) <= 4, 10, "at most 4 connections kept", lambda: server.output)
+    assert busiest > 4  # while the load ran, the requests had the connections they needed
+
+
+def backends(postgres) -> int:
+    import psycopg
+
+    with psycopg.connect(postgres.conninfo("hurricane_example")) as conn:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+        return conn.execute(query, ["hurricane_example"]).fetchone()[0]
