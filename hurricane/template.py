@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
         return protocol.EXIT_BOOT_ERROR
     logs.configure(options.log_level, options.log_format)
     route_application_errors()
-    settle()
+    settle({spec.fds["app"], spec.fds["control"]})
     channel.send(control, protocol.TemplateReady(os.getpid()))
     log.debug("worker template ready (pid %d)", os.getpid())
     while True:
@@ -78,7 +78,7 @@ def preload(loaded: worker.Loaded) -> None:
     CheckRunner(1.0, 2.0).run_round()
 
 
-def settle() -> None:
+def settle(keep: set[int]) -> None:
     """Leave nothing behind that a fork would share: database connections closed, and the
     objects loaded so far out of the collector's reach (a collection writes to every object
     it visits, which would copy the shared pages into each worker)."""
@@ -87,6 +87,13 @@ def settle() -> None:
     connections.close_all()
     gc.collect()
     gc.freeze()
+    sockets = open_sockets() - keep
+    if sockets:
+        log.warning(
+            "the application opened %d socket(s) while loading: every worker shares them; if they "
+            "carry a connection (a cache, a broker), open it in the workers, or serve with --no-preload",
+            len(sockets),
+        )
     others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
     if others:
         log.warning(
@@ -95,6 +102,18 @@ def settle() -> None:
             len(others),
             ", ".join(others[:5]),
         )
+
+
+def open_sockets() -> set[int]:
+    """The descriptors of this process that are sockets."""
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                found.add(int(name))
+        except OSError:
+            continue  # closed meanwhile (the listing's own descriptor)
+    return found
 
 
 def fork_worker(

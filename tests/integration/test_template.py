@@ -94,6 +94,7 @@ def test_import_time_threads_connections_and_random_state_do_not_cross_the_fork(
     assert first["notes"] == second["notes"]  # each worker has its own database connection
     assert not first["thread_alive"] and not second["thread_alive"]  # threads do not cross a fork
     assert "the application started 1 thread(s) while loading (import-time-poller)" in server.output
+    assert "the application opened 2 socket(s) while loading: every worker shares them" in server.output
     assert "--no-preload" in server.output
 
 
