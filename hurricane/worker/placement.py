@@ -20,16 +20,21 @@ view is. So every route starts on the shared threads, and its runs there decide:
 A route keeps its place while it behaves: one inline run slower than SLOW_INLINE,
 or a window of runs that mostly waited, sends it back to the shared threads, and
 after MAX_RETURNS returns it stays there.
+
+Waiting means waiting on something other than a CPU: time a run was only kept
+from one (other processes on the cores, the hypervisor) is left out
+(``stopwatch.py``), so a route keeps its place on a crowded machine.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
+
+from hurricane.worker.stopwatch import Run
 
 log = logging.getLogger("hurricane.worker")
 
@@ -54,37 +59,6 @@ class Place(Enum):
 
 
 @dataclass
-class Run:
-    """One view run on a thread: its own CPU, the process's CPU, wall time, busy threads."""
-
-    cpu: float
-    process_cpu: float
-    wall: float
-    sharing: int  # threads wanting the GIL meanwhile, the loop's included
-
-
-@dataclass
-class Stopwatch:
-    """The clocks a Run is measured with, read when a view starts."""
-
-    wall: float
-    cpu: float
-    process_cpu: float
-
-    @classmethod
-    def start(cls) -> Stopwatch:
-        return cls(time.perf_counter(), time.thread_time(), time.process_time())
-
-    def stop(self, sharing: int = 1) -> Run:
-        return Run(
-            time.thread_time() - self.cpu,
-            time.process_time() - self.process_cpu,
-            time.perf_counter() - self.wall,
-            sharing,
-        )
-
-
-@dataclass
 class Route:
     place: Place = Place.THREADS
     inline_score: int = 0
@@ -92,6 +66,7 @@ class Route:
     returns: int = 0
     cpu: float = 0.0  # the current window of runs in place
     wall: float = 0.0
+    active: float = 0.0  # of that, the time they computed or waited (kept from a CPU: neither)
     runs: int = 0
 
 
@@ -117,7 +92,7 @@ class RoutePlacement:
         route = self.route(key)
         if route.place is not Place.THREADS or route.returns >= MAX_RETURNS:
             return
-        if run.cpu * run.sharing < FAIR_SHARE * run.wall:  # it waited on something
+        if run.cpu * run.sharing < FAIR_SHARE * run.active:  # it waited on something
             route.inline_score = max(0, route.inline_score - MISS_PENALTY)
             route.serial_score = max(0, route.serial_score - MISS_PENALTY)
             return
@@ -136,21 +111,22 @@ class RoutePlacement:
         else:
             route.serial_score = max(0, route.serial_score - MISS_PENALTY)
 
-    def ran_in_place(self, key: str, cpu: float, wall: float) -> None:
+    def ran_in_place(self, key: str, run: Run) -> None:
         """A run inline or one at a time: it must keep computing rather than waiting."""
         route = self.route(key)
         if route.place is Place.THREADS:
             return
-        if route.place is Place.INLINE and wall > SLOW_INLINE:
-            self.send_back(key, route, f"one run took {wall * 1000:.0f} ms")
+        if route.place is Place.INLINE and run.active > SLOW_INLINE:
+            self.send_back(key, route, f"one run took {run.active * 1000:.0f} ms")
             return
-        route.cpu += cpu
-        route.wall += wall
+        route.cpu += run.cpu
+        route.wall += run.wall
+        route.active += run.active
         route.runs += 1
         if route.runs < WINDOW or route.wall < WINDOW_WALL:
             return
-        if route.cpu < CPU_SHARE * route.wall:
-            share = route.cpu / route.wall
+        if route.cpu < CPU_SHARE * route.active:
+            share = route.cpu / route.active
             self.send_back(key, route, f"its last {route.runs} runs computed {share:.0%} of their time")
         clear_window(route)
 
@@ -179,5 +155,5 @@ class RoutePlacement:
 
 
 def clear_window(route: Route) -> None:
-    route.cpu = route.wall = 0.0
+    route.cpu = route.wall = route.active = 0.0
     route.runs = 0

@@ -19,10 +19,11 @@ from typing import IO, Any
 from hurricane.worker.access import AccessLog, request_fields
 from hurricane.worker.connection import Connection, State
 from hurricane.worker.inline import off_loop
-from hurricane.worker.placement import Place, RoutePlacement, Run, Stopwatch
+from hurricane.worker.placement import Place, RoutePlacement
 from hurricane.worker.request import RequestHead
 from hurricane.worker.response import Response
 from hurricane.worker.stats import RequestStats
+from hurricane.worker.stopwatch import Run, Stopwatch
 
 log = logging.getLogger("hurricane.worker")
 
@@ -155,8 +156,7 @@ class Exchange:
             finally:
                 off_loop(close, result)
         if placement is not None and watch is not None:
-            run = watch.stop()
-            placement.ran_in_place(self.route, run.cpu, run.wall)
+            placement.ran_in_place(self.route, watch.stop())
         if body is None:
             asyncio.ensure_future(self.stream_inline(result))
         else:
@@ -212,7 +212,7 @@ class Exchange:
         run, placement = self.thread_run, self.serving.placement
         if run is not None and placement is not None:
             if self.place is Place.SERIAL:
-                placement.ran_in_place(self.route, run.cpu, run.wall)
+                placement.ran_in_place(self.route, run)
             else:
                 placement.ran_on_threads(self.route, run)
 
