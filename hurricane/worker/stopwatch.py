@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Run:
     """One view run: its own CPU, the process's CPU, wall time, busy threads, time waited."""
 
@@ -59,14 +59,26 @@ class ThreadCounters:
         """Times the thread gave up its CPU to wait (None: unknown)."""
         return resource.getrusage(RUSAGE_THREAD).ru_nvcsw if RUSAGE_THREAD is not None else None
 
+    def schedstat(self) -> bytes:
+        """The thread's schedstat line, read afresh (b"": unknown); ``queued()`` reads it."""
+        if self.fd < 0:
+            return b""
+        try:
+            return os.pread(self.fd, 64, 0)
+        except OSError:
+            return b""
+
     def queued(self) -> float:
         """Seconds the thread has spent ready to run but waiting for a CPU (0.0: unknown)."""
-        if self.fd < 0:
-            return 0.0
-        try:  # "<ns on a CPU> <ns waiting in a run queue> <timeslices>", read afresh at offset 0
-            return int(os.pread(self.fd, 64, 0).split()[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            return 0.0
+        return queued(self.schedstat())
+
+
+def queued(schedstat: bytes) -> float:
+    """The run-queue time in a schedstat line: "<ns on a CPU> <ns in a run queue> <timeslices>"."""
+    try:
+        return int(schedstat.split()[1]) / 1e9
+    except (IndexError, ValueError):
+        return 0.0
 
 
 RUSAGE_THREAD: int | None = getattr(resource, "RUSAGE_THREAD", None)
@@ -81,31 +93,31 @@ def counters() -> ThreadCounters:
     return mine
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stopwatch:
     """The clocks a Run is measured with, read when a view starts, on the thread that runs it."""
 
     wall: float
     cpu: float
-    process_cpu: float
+    process_cpu: float | None  # None: not read (the Run says 0.0)
     switches: int | None
-    queued: float
+    schedstat: bytes  # parsed only if the run blocks: most runs of a view that computes do not
 
     @classmethod
-    def start(cls) -> Stopwatch:
+    def start(cls, process: bool = True) -> Stopwatch:
+        """``process``: read the process's CPU too (only runs on the shared threads are judged by it)."""
         mine = counters()
-        return cls(
-            time.perf_counter(), time.thread_time(), time.process_time(), mine.switches(), mine.queued()
-        )
+        process_cpu = time.process_time() if process else None
+        return cls(time.perf_counter(), time.thread_time(), process_cpu, mine.switches(), mine.schedstat())
 
     def stop(self, sharing: int = 1) -> Run:
         cpu = time.thread_time() - self.cpu
-        process_cpu = time.process_time() - self.process_cpu
+        process_cpu = 0.0 if self.process_cpu is None else time.process_time() - self.process_cpu
         wall = time.perf_counter() - self.wall
         mine = counters()
         switches = mine.switches()
         if switches is not None and switches == self.switches:
             waited = 0.0  # it never blocked: whatever else it took, it spent kept from a CPU
         else:
-            waited = max(0.0, wall - cpu - (mine.queued() - self.queued))
+            waited = max(0.0, wall - cpu - (mine.queued() - queued(self.schedstat)))
         return Run(cpu, process_cpu, wall, sharing, waited)

@@ -116,7 +116,7 @@ class Exchange:
     def run_in_thread(self) -> None:
         self.serving.stats.started()
         self.threaded = True
-        watch = None if self.serving.placement is None else Stopwatch.start()
+        watch = None if self.serving.placement is None else Stopwatch.start(self.place is Place.THREADS)
         result = self.call_app()
         if result is None:
             return
@@ -142,7 +142,7 @@ class Exchange:
     def run_inline(self, placement: RoutePlacement | None = None) -> None:
         """Run the view on the loop thread: always with ``--threads 0``, else for a route
         ``placement`` moved inline (it learns how this run went)."""
-        watch = None if placement is None else Stopwatch.start()
+        watch = None if placement is None else Stopwatch.start(process=False)
         result = off_loop(self.call_app)
         if result is None:
             return
