@@ -12,6 +12,7 @@ from hurricane.worker.access import AccessLog
 from hurricane.worker.async_views import AsyncExchange, AsyncViews
 from hurricane.worker.connection import Connection
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
+from hurricane.worker.handoff import Handoff
 from hurricane.worker.placement import Place, RoutePlacement
 from hurricane.worker.request import RequestHead, wants_websocket
 from hurricane.worker.stats import RequestStats
@@ -44,6 +45,8 @@ class RequestDispatcher:
         adaptive = executor is not None and not options.no_adaptive_views
         self.placement = RoutePlacement() if adaptive else None
         self.lanes: dict[str, ViewPool] = {}  # a thread for each route that takes turns
+        # Several workers share the socket: a busy one passes connections to idle ones.
+        self.handoff = Handoff(lambda: stats.queued) if options.workers > 1 else None
         access = AccessLog(options.access_log_format)
         self.serving = Serving(app, stats, self.placement, self.busy_threads, access, worker)
         self.environ = EnvironBuilder(
@@ -61,6 +64,8 @@ class RequestDispatcher:
             AsyncExchange(self.serving, self.async_views, conn, head, environ, body).start()
             return
         exchange = Exchange(self.serving, conn, head, environ, body)
+        if head.keep_alive and self.handoff is not None and self.handoff.due():
+            exchange.response.keep_alive = False
         if self.executor is None:
             exchange.run_inline()
             return
