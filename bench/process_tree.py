@@ -103,3 +103,34 @@ def memory(proc: psutil.Process, kind: str) -> int:
     except psutil.Error:
         return 0  # it exited meanwhile
     return int(getattr(info, kind))
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user and system) each process of the tree has used so far."""
+    used = {}
+    for proc in tree(pid):
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue  # it exited meanwhile
+        used[proc.pid] = times.user + times.system
+    return used
+
+
+@dataclass
+class CpuUse:
+    """What a server's processes computed over one measurement."""
+
+    per_process: dict[int, float]
+
+    @classmethod
+    def between(cls, before: dict[int, float], after: dict[int, float]) -> CpuUse:
+        return cls({pid: after[pid] - before.get(pid, 0.0) for pid in after})
+
+    def ms_per_request(self, requests: float) -> float | None:
+        return 1000 * sum(self.per_process.values()) / requests if requests else None
+
+    def busiest_share(self) -> float | None:
+        """The busiest process's part of the tree's CPU, in percent: 50 is two workers evenly loaded."""
+        total = sum(self.per_process.values())
+        return 100 * max(self.per_process.values()) / total if total else None
