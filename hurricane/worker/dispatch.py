@@ -64,7 +64,7 @@ class RequestDispatcher:
             AsyncExchange(self.serving, self.async_views, conn, head, environ, body).start()
             return
         exchange = Exchange(self.serving, conn, head, environ, body)
-        if head.keep_alive and self.handoff is not None and self.handoff.due():
+        if head.keep_alive and self.handoff is not None and self.handoff.due(len(conn.registry)):
             exchange.response.keep_alive = False
         if self.executor is None:
             exchange.run_inline()

@@ -1,18 +1,22 @@
 """With several workers on one socket, a busy worker gives a keep-alive connection back now and then.
 
 Every worker accepts from the one listening socket, and a keep-alive connection
-stays with the worker that accepted it. Clients that open their connections all at
-once (a proxy's pool, wrk) land mostly on whichever worker woke first: with two
-workers, wrk -t2 -c32 left all 32 connections on one worker in most runs, its one
-core then set the pace of both, and the other idled. So a worker that was busy the
-whole of the last ``EVERY`` seconds (its event loop never idle, or requests waiting
-for a view thread) answers one request with ``Connection: close``; the client
-reconnects, and the connection goes to whichever worker accepts it first, which is
-one waiting for work rather than one in the middle of a view. Workers that are all
-busy pass connections among themselves at a rate too low to cost anything.
+stays with the worker that accepted it for as long as the client keeps it. The
+listener takes one connection per wakeup when workers share the socket, which
+spreads clients that connect at once; but a worker added later (SIGTTIN) starts
+with none of the open connections, and a proxy's pool can end up uneven. So a
+busy worker (it computed all the time, or requests waited for a view thread) gives
+each of its connections back about once every ``TURNOVER`` seconds: it answers a
+request with ``Connection: close``, the client reconnects, and the connection goes
+to whichever worker accepts it first, one waiting for work rather than one in the
+middle of a view. A worker holding more connections gives them back faster, so
+they drift towards the workers with fewer.
 
-gunicorn's sync worker closes every connection; nginx closes each after
-``keepalive_requests``. This closes one in a few hundred, and only when it helps.
+Each hand-off costs its client a reconnect and that request a few turns of the
+accepting worker's loop (tens of milliseconds under load), so they are rare: 32
+connections on busy workers make four a second, 0.2% of the SQLite view's
+requests. gunicorn's sync worker closes every connection; nginx closes each after
+``keepalive_requests`` (1,000).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from collections.abc import Callable
 
 from hurricane.worker.stopwatch import counters
 
-EVERY = 0.1  # seconds: at most one connection given back this often
+TURNOVER = 8.0  # seconds: a busy worker gives back each of its connections about this often
+FASTEST = 0.05  # seconds: and one at most this often, however many it holds
 BUSY = 0.8  # cores' worth of the time the worker computed or its loop waited for a CPU: no idle moment
 
 
@@ -41,21 +46,22 @@ class Handoff:
     def __init__(
         self,
         waiting: Callable[[], int],
-        every: float = EVERY,
+        turnover: float = TURNOVER,
         clock: Callable[[], float] = time.perf_counter,
         busy: Callable[[], float] = busy_time,
     ) -> None:
         self.waiting = waiting  # requests waiting for a view thread
-        self.every = every
+        self.turnover = turnover
         self.clock = clock
         self.busy = busy
         self.since = clock()
         self.busy_since = busy()
 
-    def due(self) -> bool:
-        """True at most once per ``every``, when the worker was busy all along."""
+    def due(self, held: int) -> bool:
+        """Whether to give a connection back now, holding ``held``: once per ``turnover / held``
+        seconds while the worker was busy all along (a worker busy with one client keeps it)."""
         now = self.clock()
-        if now - self.since < self.every:
+        if held < 2 or now - self.since < max(FASTEST, self.turnover / held):
             return False
         busy = self.busy()
         was_busy = busy - self.busy_since >= BUSY * (now - self.since) or self.waiting() > 0

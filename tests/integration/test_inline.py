@@ -93,3 +93,37 @@ def test_cpu_bound_views_that_take_turns_with_the_gil_run_one_at_a_time():
             for thread in clients:
                 thread.join(60)
         assert statuses and set(statuses) == {200}
+
+
+def test_with_two_workers_a_busy_one_gives_keep_alive_connections_back():
+    # Four clients keep both workers' view threads busy with a CPU-bound view; now and then
+    # a response closes its connection (hurricane/worker/handoff.py) and the client reconnects.
+    with serving("--workers", "2") as server:
+        stop = threading.Event()
+        closes, statuses = [], []
+
+        def client():
+            conn = http.client.HTTPConnection("127.0.0.1", server.app_port, timeout=30)
+            try:
+                for _ in range(600):  # bounded: a worker gives one back every few seconds
+                    if stop.is_set():
+                        break
+                    conn.request("GET", "/cpu?n=200000")
+                    response = conn.getresponse()
+                    response.read()
+                    statuses.append(response.status)
+                    if response.getheader("Connection") == "close":
+                        closes.append(1)  # http.client reconnects for the next request
+            finally:
+                conn.close()
+
+        clients = [threading.Thread(target=client) for _ in range(4)]
+        for thread in clients:
+            thread.start()
+        try:
+            wait_until(lambda: closes, 60, "a keep-alive connection given back", lambda: server.output)
+        finally:
+            stop.set()
+            for thread in clients:
+                thread.join(60)
+        assert statuses and set(statuses) == {200}
