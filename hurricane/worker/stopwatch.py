@@ -5,9 +5,10 @@ its runs compute, so it must not mistake a run that could not get a CPU for one
 that waited. When other processes share the cores (a second worker, the load
 generator, a neighbour, the hypervisor's other guests) a thread that is ready to
 run often is not running, and its wall time grows while it computes nothing: with
-two workers and wrk on two cores, inline runs of the example's SQLite view were
-on a CPU for only 47-75% of their wall time, never once blocking, and that sent
-the route back to the shared threads for good.
+two workers and wrk on two cores, inline runs of the example's SQLite view computed
+for 40-75% of their wall time while the loop's thread blocked twice in five seconds,
+and that sent the route back to the shared threads for good (2.9 ms of CPU per
+request there, 1.1 ms inline).
 
 The kernel tells the two apart per thread: a run that never switched out
 voluntarily (``getrusage``'s ``ru_nvcsw``) waited on nothing, however long it
@@ -31,7 +32,7 @@ class Run:
     """One view run: its own CPU, the process's CPU, wall time, busy threads, time waited."""
 
     cpu: float
-    process_cpu: float
+    process_cpu: float  # 0.0 for runs in place: only runs on the shared threads are judged by it
     wall: float
     sharing: int  # threads wanting the GIL meanwhile, the loop's included
     waited: float  # blocked on something other than a CPU: I/O, a lock, a sleep, the GIL

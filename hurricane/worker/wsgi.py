@@ -116,7 +116,9 @@ class Exchange:
     def run_in_thread(self) -> None:
         self.serving.stats.started()
         self.threaded = True
-        watch = None if self.serving.placement is None else Stopwatch.start(self.place is Place.THREADS)
+        watch = (
+            None if self.serving.placement is None else Stopwatch.start(process=self.place is Place.THREADS)
+        )
         result = self.call_app()
         if result is None:
             return
