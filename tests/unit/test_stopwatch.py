@@ -30,11 +30,15 @@ def test_a_run_that_sleeps_waited_about_as_long():
 @linux
 @pytest.mark.timeout(10)
 def test_a_run_that_only_computes_waited_for_nothing():
-    watch = Stopwatch.start()
-    compute(0.01)
-    run = watch.stop(sharing=3)
-    assert run.waited == 0.0
-    assert run.cpu >= 0.01 and run.sharing == 3
+    def measure():
+        watch = Stopwatch.start()
+        compute(0.01)
+        return watch.stop(sharing=3)
+
+    # Another thread of the test process wanting the GIL would make a run block: one of a few.
+    runs = [measure() for _ in range(5)]
+    assert any(run.waited == 0.0 for run in runs), runs
+    assert all(run.cpu >= 0.01 and run.sharing == 3 for run in runs)
 
 
 @linux
