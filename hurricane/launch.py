@@ -1,4 +1,5 @@
-"""Hand over from ``manage.py serve`` to the Django-free supervisor: same PID, fresh memory."""
+"""Hand over from ``manage.py serve`` or ``consume`` to the Django-free supervisor: same PID,
+fresh memory."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from supervisor.spec import LaunchSpec
 
 WORKER_MODULE = "hurricane.worker"
+CONSUMER_MODULE = "hurricane.consumer"
 PRESTART_MODULE = "hurricane.run_prestart"
 
 
@@ -48,21 +50,25 @@ def python_path() -> str:
     return os.pathsep.join(dict.fromkeys(os.path.abspath(p) for p in entries))
 
 
-def launch_spec(options: Options) -> LaunchSpec:
-    from supervisor.spec import LaunchSpec  # only after check_supervisor_package()
+def launch_spec(options: Options, kind: str = "http") -> LaunchSpec:
+    """What the supervisor starts: HTTP workers (and the prestart child) for serve,
+    consumer workers for consume."""
+    from supervisor.protocol import WorkerKind  # only after check_supervisor_package()
+    from supervisor.spec import LaunchSpec
 
-    worker = [sys.executable, "-m", WORKER_MODULE]
     prestart = [sys.executable, "-m", PRESTART_MODULE]
-    return LaunchSpec(options, worker, prestart)
+    if WorkerKind(kind) is WorkerKind.CONSUMER:
+        return LaunchSpec(options, [sys.executable, "-m", CONSUMER_MODULE], None, WorkerKind.CONSUMER)
+    return LaunchSpec(options, [sys.executable, "-m", WORKER_MODULE], prestart)
 
 
-def exec_supervisor(options: Options) -> None:
+def exec_supervisor(options: Options, kind: str = "http") -> None:
     """Replace this process with the supervisor (it reads its spec from an inherited
     descriptor). Does not return."""
     from supervisor.spec import write_descriptor
 
     env = dict(os.environ, PYTHONPATH=python_path())
-    spec_fd = write_descriptor(launch_spec(options).to_json().encode())
+    spec_fd = write_descriptor(launch_spec(options, kind).to_json().encode())
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-m", "supervisor", "--spec-fd", str(spec_fd)], env)

@@ -4,16 +4,20 @@ A worker counts responses by method and status class and keeps a latency
 histogram over a fixed bucket set, all since it started. Heartbeats carry the
 running totals (``protocol.Counters``); the supervisor adds a dead worker's last
 totals to its ``retired`` counts, so the sums the probe exports never go
-backwards when a worker is replaced.
+backwards when a worker is replaced. A consumer worker's message counts
+(``protocol.MessageCounts``) ride along the same way.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
-from supervisor.protocol import Counters, Latency
+from supervisor.protocol import Counters, Latency, MessageCounts
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Message handlers may run for minutes where a request would have timed out.
+HANDLER_BUCKETS = (*LATENCY_BUCKETS, 60.0, 120.0, 300.0)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 Responses = dict[str, dict[str, int]]
@@ -29,14 +33,15 @@ def status_class(status: int) -> str:
 
 
 class Histogram:
-    """Cumulative latency buckets over ``LATENCY_BUCKETS`` (the last counts all), plus the sum."""
+    """Cumulative buckets over ``bounds`` (the last bucket counts all), plus the sum."""
 
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+    def __init__(self, bounds: Sequence[float] = LATENCY_BUCKETS) -> None:
+        self.bounds = tuple(bounds)
+        self.buckets = [0] * (len(self.bounds) + 1)
         self.sum_s = 0.0
 
     def observe(self, seconds: float) -> None:
-        first = bisect.bisect_left(LATENCY_BUCKETS, seconds)
+        first = bisect.bisect_left(self.bounds, seconds)
         for i in range(first, len(self.buckets)):
             self.buckets[i] += 1
         self.sum_s += seconds
@@ -52,12 +57,32 @@ class Histogram:
         return Latency(tuple(self.buckets), round(self.sum_s, 6))
 
 
+class MessageTotals:
+    """Consumer workers' messages by outcome, handler durations and reconnects, summed."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, int] = {}
+        self.duration = Histogram(HANDLER_BUCKETS)
+        self.reconnects = 0
+
+    def add(self, counts: MessageCounts) -> None:
+        for outcome, n in counts.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+        self.duration.add(counts.duration)
+        self.reconnects += counts.reconnects
+
+    def counts(self) -> MessageCounts:
+        return MessageCounts(dict(self.outcomes), self.duration.latency(), self.reconnects)
+
+
 class Totals:
-    """Responses by method and status class, and the latency histogram, summed."""
+    """Responses by method and status class, the latency histogram and, once a consumer
+    worker reported any, its messages, summed."""
 
     def __init__(self) -> None:
         self.responses: Responses = {}
         self.histogram = Histogram()
+        self.messages: MessageTotals | None = None
 
     def add(self, counts: Counters) -> None:
         for method, classes in counts.responses.items():
@@ -65,9 +90,14 @@ class Totals:
             for klass, n in classes.items():
                 mine[klass] = mine.get(klass, 0) + n
         self.histogram.add(counts.latency)
+        if counts.messages is not None:
+            if self.messages is None:
+                self.messages = MessageTotals()
+            self.messages.add(counts.messages)
 
     def counters(self) -> Counters:
-        return Counters({m: dict(c) for m, c in self.responses.items()}, self.histogram.latency())
+        messages = None if self.messages is None else self.messages.counts()
+        return Counters({m: dict(c) for m, c in self.responses.items()}, self.histogram.latency(), messages)
 
 
 def summed(*sources: Counters) -> Totals:

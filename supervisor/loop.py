@@ -23,7 +23,15 @@ from supervisor.options import Options
 from supervisor.pool import WorkerPool
 from supervisor.probe_process import ProbeProcess
 from supervisor.process import ChildProcess, Reaper
-from supervisor.protocol import EXIT_CANNOT_START, EXIT_USAGE, Phase, PrestartStatus, RestartReason, Snapshot
+from supervisor.protocol import (
+    EXIT_CANNOT_START,
+    EXIT_USAGE,
+    Phase,
+    PrestartStatus,
+    RestartReason,
+    Snapshot,
+    WorkerKind,
+)
 from supervisor.sdnotify import Notifier, status_text
 from supervisor.sockets import BindError, bind, bound_port, inherited
 
@@ -41,8 +49,10 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         prestart_argv: list[str] | None = None,
         probe_argv: list[str] | None = None,
+        kind: WorkerKind = WorkerKind.HTTP,
     ) -> None:
         self.options = options
+        self.kind = kind
         self.clock = WatchClock(clock)
         self.probe_argv = probe_argv
         self.reaper = Reaper()
@@ -96,9 +106,9 @@ class Supervisor:
         passed = inherited(os.environ, os.getpid())  # systemd's socket activation, in order
         if passed:
             log.info("using %d listening socket(s) passed by systemd instead of binding", len(passed))
-        self.app_socket = passed.pop(0) if passed else bind(opts.host, opts.port, "--port")
-        self.pool.app_fd = self.app_socket.fileno()
-        app_port = bound_port(self.app_socket)
+        if self.kind is WorkerKind.HTTP:  # consumers serve no socket: only the probe listens
+            self.app_socket = passed.pop(0) if passed else bind(opts.host, opts.port, "--port")
+            self.pool.app_fd = self.app_socket.fileno()
         probe_note = "no probes"
         if not opts.no_probe:
             try:
@@ -106,10 +116,14 @@ class Supervisor:
                     passed.pop(0) if passed else bind(opts.host, opts.effective_probe_port, "--probe-port")
                 )
             except BindError:
-                self.app_socket.close()
+                self.close_app_socket()
                 raise
             self.probe = ProbeProcess(opts, probe_socket, self.reaper, self.clock, self.probe_argv)
             probe_note = f"probes on {opts.host}:{bound_port(probe_socket)}"
+        if self.app_socket is None:
+            log.info("%s, %d consumer worker(s), pid %d", probe_note, opts.workers, os.getpid())
+            return
+        app_port = bound_port(self.app_socket)
         log.info(
             "listening on %s:%d, %s, %d worker(s), pid %d",
             opts.host,

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from supervisor.options import Options
+from supervisor.protocol import WorkerKind
 
 
 @dataclass(frozen=True)
@@ -51,21 +52,28 @@ class Spec:
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """The supervisor's launch spec, written by ``serve``: the options and the command
-    lines of the Django children."""
+    """The supervisor's launch spec, written by ``serve`` or ``consume``: the options, the
+    command lines of the Django children, and what kind of worker ``worker_argv`` starts."""
 
     options: Options
     worker_argv: list[str]
     prestart_argv: list[str] | None = None
+    kind: WorkerKind = WorkerKind.HTTP
 
     def to_json(self) -> str:
-        data = {"options": self.options.to_dict(), "worker": self.worker_argv, "prestart": self.prestart_argv}
+        data = {
+            "options": self.options.to_dict(),
+            "worker": self.worker_argv,
+            "prestart": self.prestart_argv,
+            "kind": self.kind,
+        }
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> LaunchSpec:
         data = json.loads(text)
-        return cls(Options.from_dict(data["options"]), list(data["worker"]), data.get("prestart"))
+        kind = WorkerKind(data.get("kind", WorkerKind.HTTP))
+        return cls(Options.from_dict(data["options"]), list(data["worker"]), data.get("prestart"), kind)
 
 
 def write_descriptor(data: bytes) -> int:

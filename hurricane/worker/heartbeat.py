@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from hurricane import debugging
 from hurricane.checks import CheckRunner
@@ -21,7 +21,16 @@ from hurricane.worker.placement import RoutePlacement
 from hurricane.worker.stats import RequestStats
 from supervisor import protocol
 from supervisor.child import ParentPipe
-from supervisor.protocol import CheckError, CheckResult, DbResult, Heartbeat, WorkerState
+from supervisor.protocol import (
+    CheckError,
+    CheckResult,
+    ConsumerState,
+    Counters,
+    DbResult,
+    Heartbeat,
+    MessageCounts,
+    WorkerState,
+)
 
 log = logging.getLogger("hurricane.worker")
 
@@ -46,8 +55,20 @@ class ResidentMemory:
         return int(os.pread(self.fd, 256, 0).split()[1]) * self.page
 
 
+class ConsumerReport(Protocol):
+    """What a consumer worker tells its heartbeat (``hurricane.consumer.stats``)."""
+
+    def state(self) -> ConsumerState: ...
+
+    def counts(self) -> MessageCounts: ...
+
+
 class HeartbeatSender:
-    """Builds and sends this worker's heartbeats every ``interval`` seconds, on the loop."""
+    """Builds and sends this worker's heartbeats every ``interval`` seconds, on the loop.
+
+    An HTTP worker reports its requests (``stats``, ``placement``); a consumer
+    worker its broker connection and messages (``consumer``).
+    """
 
     def __init__(
         self,
@@ -55,9 +76,10 @@ class HeartbeatSender:
         index: int,
         interval: float,
         threads: int,
-        stats: RequestStats,
+        stats: RequestStats | None,
         checks: CheckRunner,
         placement: RoutePlacement | None = None,
+        consumer: ConsumerReport | None = None,
     ) -> None:
         self.parent = parent
         self.index = index
@@ -66,6 +88,7 @@ class HeartbeatSender:
         self.stats = stats
         self.checks = checks
         self.placement = placement
+        self.consumer = consumer
         self.state = WorkerState.BOOTING
         self.loop_lag = 0.0
         self.memory = ResidentMemory()
@@ -99,23 +122,28 @@ class HeartbeatSender:
     def message(self, now: float) -> Heartbeat:
         unmeasured: dict[str, str] = {}
         checks, db = self.checks.report(now)
+        stats, consumer = self.stats, self.consumer
+        counters = Counters() if stats is None else stats.counters()
+        if consumer is not None:
+            counters = dataclasses.replace(counters, messages=consumer.counts())
         return Heartbeat(
             pid=os.getpid(),
             worker=self.index,
             state=self.state,
             loop_lag_ms=round(1000 * self.loop_lag, 2),
-            in_flight=self.stats.in_flight,
-            queued=self.stats.queued,
+            in_flight=0 if stats is None else stats.in_flight,
+            queued=0 if stats is None else stats.queued,
             threads=self.threads,
-            requests_total=self.stats.requests_total,
-            oldest_request=self.stats.oldest(),
+            requests_total=0 if stats is None else stats.requests_total,
+            oldest_request=None if stats is None else stats.oldest(),
             rss_bytes=measured("rss", self.memory.read, unmeasured),
             checks=checks,
             db=db,
             debugger=bool(measured("debugger", debugging.attached, unmeasured)),
             routes={} if self.placement is None else self.placement.counts(),
-            counters=self.stats.counters(),
+            counters=counters,
             unmeasured=unmeasured,
+            consumer=None if consumer is None else consumer.state(),
         )
 
     def send(self, heartbeat: Heartbeat) -> None:

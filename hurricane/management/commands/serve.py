@@ -6,12 +6,15 @@ import os
 import sys
 from argparse import ArgumentParser
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from hurricane import launch
+
+if TYPE_CHECKING:
+    from supervisor.options import Options
 
 
 class Command(BaseCommand):
@@ -21,6 +24,8 @@ class Command(BaseCommand):
         "the environment (command line > settings > environment > default)."
     )
     requires_system_checks: list[str] = []  # the workers run the checks, continuously
+    name = "serve"  # which options it takes (supervisor.options: commands=)
+    worker_kind = "http"
 
     def run_from_argv(self, argv: list[str]) -> None:
         # Checked before add_arguments, which already needs our supervisor package.
@@ -35,11 +40,17 @@ class Command(BaseCommand):
         from supervisor.options import ALIASES, FIELDS
 
         for name, spec in FIELDS.items():
+            if self.name not in spec.metadata["commands"]:
+                continue
+            if spec.metadata["positional"]:
+                help = spec.metadata["help"] + f" (or --{name})"
+                parser.add_argument(f"{name}_path", nargs="?", metavar=spec.metadata["metavar"], help=help)
             if spec.metadata["flag"]:
                 add_flag(parser, name, spec.metadata, spec.default, spec.metadata["help"])
         for alias in ALIASES:
-            target = FIELDS[alias.target]
-            add_flag(parser, alias.name, target.metadata, None, alias.help)
+            if self.name in alias.commands:
+                target = FIELDS[alias.target]
+                add_flag(parser, alias.name, target.metadata, None, alias.help(self.name))
 
     def handle(self, *args: Any, **given: Any) -> None:
         from hurricane import debugging  # imports supervisor: only after the package check
@@ -47,22 +58,35 @@ class Command(BaseCommand):
 
         names = [*FIELDS, *(alias.name for alias in ALIASES)]
         cli = {name: given.get(name) for name in names}
+        for name, spec in FIELDS.items():  # the positional argument is the same option
+            if spec.metadata["positional"] and cli.get(name) is None:
+                cli[name] = given.get(f"{name}_path")
         from_settings = {
-            env_name(name): getattr(settings, env_name(name))
-            for name in names
-            if hasattr(settings, env_name(name))
+            key: getattr(settings, key) for key in setting_names(names) if hasattr(settings, key)
         }
         # django-hurricane's name for it; the probe process cannot read settings itself.
         if hasattr(settings, "LOG_PROBES"):
             from_settings.setdefault(env_name("log_probes"), settings.LOG_PROBES)
         try:
-            options = resolve(cli, from_settings, os.environ)
+            options = resolve(cli, from_settings, os.environ, self.name)
             debugging.check_packages(options)
+            self.check_options(options)
         except OptionError as exc:
             raise CommandError(str(exc), returncode=2) from None
-        for warning in deprecations(cli, from_settings, os.environ):
+        for warning in deprecations(cli, from_settings, os.environ, self.name):
             self.stderr.write(f"warning: {warning}")
-        launch.exec_supervisor(options)
+        launch.exec_supervisor(options, self.worker_kind)
+
+    def check_options(self, options: Options) -> None:
+        """What only this command can check, with Django loaded; raises OptionError."""
+
+
+def setting_names(names: list[str]) -> list[str]:
+    """Every settings name an option may be given by: HURRICANE_<NAME>, and django-hurricane's."""
+    from supervisor.options import FIELDS, env_name
+
+    legacy = [key for spec in FIELDS.values() for key in spec.metadata["legacy"]]
+    return [*(env_name(name) for name in names), *legacy]
 
 
 def add_flag(parser: ArgumentParser, name: str, meta: Mapping[str, Any], default: Any, help: str) -> None:
