@@ -20,6 +20,7 @@ from typing import Any
 import pika
 import pika.exceptions
 from pika.adapters.asyncio_connection import AsyncioConnection
+from pika.adapters.utils.connection_workflow import AMQPConnectionWorkflowFailed
 
 from supervisor.options import Options, mask_url
 from supervisor.protocol import Outcome
@@ -64,9 +65,10 @@ def describe_error(exc: BaseException | str | None) -> str:
         return "closed"
     if isinstance(exc, str):
         return exc
-    if isinstance(exc, pika.exceptions.AMQPConnectionWorkflowFailed) and exc.exceptions:
+    if isinstance(exc, AMQPConnectionWorkflowFailed) and exc.exceptions:
         return describe_error(exc.exceptions[-1])
-    inner = getattr(exc, "exception", None)  # pika's connector errors wrap the socket's
+    # pika wraps the socket's error in a connector error, in a workflow error, in a connection error
+    inner = getattr(exc, "exception", None) or (exc.args[0] if exc.args else None)
     if isinstance(inner, BaseException):
         return describe_error(inner)
     if isinstance(exc, pika.exceptions.ConnectionClosed | pika.exceptions.ChannelClosed):
@@ -182,8 +184,11 @@ class BrokerSession:
     def on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
         if self.closing:
             return
-        # A channel error (a declare refused, a queue missing): start over on a new connection.
-        self.end(f"channel closed: {describe_error(reason)}")
+        if isinstance(reason, pika.exceptions.ChannelClosed):
+            # A channel error (a declare refused, a queue missing): start over on a new connection.
+            self.end(f"channel closed: {describe_error(reason)}")
+        else:  # it went with the connection
+            self.end(describe_error(reason))
         self.abort()
 
     def on_cancelled(self, _frame: Any) -> None:
