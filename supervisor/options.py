@@ -573,7 +573,8 @@ class Options:
     graceful_timeout: float = option(
         30.0,
         parse_duration,
-        "After the shutdown delay, how long in-flight requests, or running message handlers, may take.",
+        "When stopping, how long in-flight requests (after the shutdown delay), or running message "
+        "handlers, may take.",
         "SECONDS",
         commands=BOTH,
         group=LIFECYCLE,

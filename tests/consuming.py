@@ -168,7 +168,12 @@ def metric(server: Server, name: str, **labels: str) -> float | None:
 
 def wait_metric(server: Server, value: float, name: str, **labels: str) -> None:
     """Wait until the sample has the value (heartbeats reach the probe a moment after the fact)."""
-    wait_until(lambda: metric(server, name, **labels) == value, 10, f"{name}{labels} == {value}", lambda: server.output)
+    wait_until(
+        lambda: metric(server, name, **labels) == value,
+        10,
+        f"{name}{labels} == {value}",
+        lambda: server.output,
+    )
 
 
 def worker_pids(server: Server) -> list[int]:

@@ -51,7 +51,9 @@ def url_of(rabbitmq, **query: str) -> str:
 )
 def test_each_of_1000_messages_is_handled_exactly_once(rabbitmq, mq, record, extra):
     queue = mq.queue(unique("once"))
-    with consuming(PLAIN, "--queue", queue, "--amqp-url", rabbitmq.url, *extra, env=consume_env(record.path)) as c:
+    with consuming(
+        PLAIN, "--queue", queue, "--amqp-url", rabbitmq.url, *extra, env=consume_env(record.path)
+    ) as c:
         workers = 2 if extra else 1
         wait_until(lambda: registered(c) == workers, 20, "every worker consuming", lambda: c.output)
         ids = mq.publish([{}] * 1000, queue)
@@ -70,7 +72,15 @@ def test_each_of_1000_messages_is_handled_exactly_once(rabbitmq, mq, record, ext
 def test_an_async_handler_runs_concurrently_on_the_loop(rabbitmq, mq, record):
     queue = mq.queue(unique("async"))
     ids = mq.publish([{"sleep": 0.2}] * 40, queue)
-    args = ("consumer_handlers.record_async", "--queue", queue, "--amqp-url", rabbitmq.url, "--concurrency", "8")
+    args = (
+        "consumer_handlers.record_async",
+        "--queue",
+        queue,
+        "--amqp-url",
+        rabbitmq.url,
+        "--concurrency",
+        "8",
+    )
     started = time.monotonic()
     with consuming(*args, env=consume_env(record.path)) as c:
         record.wait_done(ids, 30, lambda: c.output)
@@ -90,7 +100,9 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_after_two_deliveries(rab
     args = (PLAIN, "--queue", work, "--no-declare", "--amqp-url", rabbitmq.url)
     with consuming(*args, env=consume_env(record.path)) as c:
         record.wait_done([good], 30, lambda: c.output)
-        wait_until(lambda: mq.count(dead) == 1, 30, "the poison message in the dead-letter queue", lambda: c.output)
+        wait_until(
+            lambda: mq.count(dead) == 1, 30, "the poison message in the dead-letter queue", lambda: c.output
+        )
         wait_metric(c, 1, "hurricane_messages_total", outcome="requeued")
         wait_metric(c, 1, "hurricane_messages_total", outcome="rejected")
         assert c.probe_ok("/ready"), "the consumer goes on"
@@ -191,7 +203,9 @@ def test_a_django_hurricane_topic_handler_runs_unchanged(rabbitmq, mq, record, e
 
     exchange, queue = unique("shop"), unique("orders")
     args = ("consumer_handlers.Orders", "--exchange", exchange, "--queue", queue, "--amqp-host", "127.0.0.1")
-    env = consume_env(record.path, HURRICANE_AMQP_PORT=str(rabbitmq.port), AMQP_USER="guest", AMQP_PASSWORD="guest")
+    env = consume_env(
+        record.path, HURRICANE_AMQP_PORT=str(rabbitmq.port), AMQP_USER="guest", AMQP_PASSWORD="guest"
+    )
     with consuming(*args, env=env) as c:  # declares the topic exchange and binds "orders.*"
         ids = mq.publish([{"order": 1}, {"order": 2}], "orders.created", exchange=exchange)
         mq.publish([{"order": 3}], "invoices.created", exchange=exchange, first=2)  # not bound: not ours
@@ -212,7 +226,10 @@ def test_startup_waits_for_the_broker_and_liveness_does_not(tmp_path):
     with consuming(*args, env=consume_env(tmp_path / "r.jsonl"), ready=False) as c:
         # A worker runs, its first attempt failed: the startup probe says why.
         wait_until(
-            lambda: "Connection refused" in c.probe("/startup")[1]["reason"], 20, "the refusal", lambda: c.output
+            lambda: "Connection refused" in c.probe("/startup")[1]["reason"],
+            20,
+            "the refusal",
+            lambda: c.output,
         )
         status, body = c.probe("/startup")
         assert status == 503 and body["reason"].startswith("broker disconnected"), body
@@ -226,9 +243,13 @@ def test_startup_waits_for_the_broker_and_liveness_does_not(tmp_path):
 def test_credentials_are_never_logged(rabbitmq, tmp_path):
     secret = "s3cret-Passw0rd"
     url = f"amqp://guest:{secret}@127.0.0.1:{rabbitmq.port}/%2F"
-    with consuming(PLAIN, "--queue", "q", "--amqp-url", url, env=consume_env(tmp_path / "r"), ready=False) as c:
+    with consuming(
+        PLAIN, "--queue", "q", "--amqp-url", url, env=consume_env(tmp_path / "r"), ready=False
+    ) as c:
         c.wait_for_line(r"cannot consume from the broker")
-        wait_until(lambda: "ACCESS_REFUSED" in c.probe("/startup")[1]["reason"], 10, "the refusal", lambda: c.output)
+        wait_until(
+            lambda: "ACCESS_REFUSED" in c.probe("/startup")[1]["reason"], 10, "the refusal", lambda: c.output
+        )
         status, body = c.probe("/startup")
         assert status == 503
         output = c.output + str(body)
@@ -240,9 +261,19 @@ def test_credentials_are_never_logged(rabbitmq, tmp_path):
 def test_a_handler_past_the_handler_timeout_fails_liveness_and_its_worker_is_replaced(rabbitmq, mq, record):
     queue = mq.queue(unique("stuck"))
     [stuck] = mq.publish([{"sleep": 30.0}], queue)
-    args = (PLAIN, "--queue", queue, "--amqp-url", rabbitmq.url, "--handler-timeout", "1", "--graceful-timeout", "1")
+    args = (
+        PLAIN,
+        "--queue",
+        queue,
+        "--amqp-url",
+        rabbitmq.url,
+        "--handler-timeout",
+        "1",
+        "--graceful-timeout",
+        "1",
+    )
     with consuming(*args, env=consume_env(record.path)) as c:
-        wait_until(lambda: record.started(), 20, "the handler", lambda: c.output)
+        wait_until(record.started, 20, "the handler", lambda: c.output)
         [first] = worker_pids(c)
         wait_until(lambda: c.probe("/alive")[0] == 503, 10, "/alive to fail", lambda: c.output)
         assert "--handler-timeout" in c.probe("/alive")[1]["reason"]
@@ -291,10 +322,16 @@ def run_consume(*args: str, env: dict[str, str] | None = None) -> tuple[int, str
     [
         ((), "option --handler is missing"),
         (("consumer_handlers.record",), "option --amqp-host is missing"),
-        (("consumer_handlers.NotAHandler", "--queue", "q", "--amqp-host", "h"), "is a class but not a TopicHandler"),
+        (
+            ("consumer_handlers.NotAHandler", "--queue", "q", "--amqp-host", "h"),
+            "is a class but not a TopicHandler",
+        ),
         (("consumer_handlers.nothing", "--queue", "q", "--amqp-host", "h"), "cannot be imported"),
         ((PLAIN, "--queue", "q", "--amqp-host", "h", "--exchange-type", "fan"), "is not an exchange type"),
-        ((PLAIN, "--queue", "q", "--amqp-url", "amqp://u:hidden@h:x/"), 'option --amqp-url: "amqp://u:***@h:x/"'),
+        (
+            (PLAIN, "--queue", "q", "--amqp-url", "amqp://u:hidden@h:x/"),
+            'option --amqp-url: "amqp://u:***@h:x/"',
+        ),
         ((PLAIN, "--amqp-host", "h", "--no-declare"), "--no-declare consumes an existing queue"),
         ((PLAIN, "--queue", "q", "--amqp-host", "h", "--concurrency", "4", "--prefetch", "2"), "less than"),
     ],

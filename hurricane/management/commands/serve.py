@@ -43,7 +43,7 @@ class Command(BaseCommand):
             if self.name not in spec.metadata["commands"]:
                 continue
             if spec.metadata["positional"]:
-                help = spec.metadata["help"] + f" (or --{name})"
+                help = spec.metadata["help"].rstrip(".") + f" (or --{name})."
                 parser.add_argument(f"{name}_path", nargs="?", metavar=spec.metadata["metavar"], help=help)
             if spec.metadata["flag"]:
                 add_flag(parser, name, spec.metadata, spec.default, spec.metadata["help"])
@@ -93,7 +93,7 @@ def add_flag(parser: ArgumentParser, name: str, meta: Mapping[str, Any], default
     from supervisor.options import flag_name
 
     flag = flag_name(name)
-    shown = "" if default in (None, ()) or isinstance(default, bool) else f" (default: {default})"
+    shown = "" if default in (None, (), "") or isinstance(default, bool) else f" (default: {default})"
     if meta["switch"]:
         parser.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=help)
     else:
