@@ -206,13 +206,14 @@ class BrokerSession:
     def usable(self) -> bool:
         return not self.ended.done() and self.channel is not None and self.channel.is_open
 
-    def settle(self, tag: int, outcome: Outcome) -> bool:
-        """Tell the broker; False if it cannot be told (the broker requeues the message itself)."""
+    def settle(self, tag: int, outcome: Outcome, multiple: bool = False) -> bool:
+        """Tell the broker; False if it cannot be told (the broker requeues the message itself).
+        ``multiple``: ack every delivery up to ``tag`` not settled yet, in one frame."""
         if not self.usable:
             return False
         try:
             if outcome is Outcome.ACKED:
-                self.channel.basic_ack(tag)
+                self.channel.basic_ack(tag, multiple=multiple)
             elif outcome is Outcome.REJECTED:
                 self.channel.basic_reject(tag, requeue=False)
             else:

@@ -145,6 +145,7 @@ class Consumer:
             )
         if self.task is not None:
             await asyncio.wait({self.task})
+        self.dispatcher.send_acks()  # before the channel closes
         if session is not None:
             await session.close(CLOSE_TIMEOUT)
         self.dispatcher.stop()

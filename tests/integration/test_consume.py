@@ -352,3 +352,32 @@ def test_a_missing_amqp_client_names_the_extra(tmp_path):
     code, output = run_consume(PLAIN, "--queue", "q", "--amqp-host", "h", env=env)
     assert code == 2
     assert "pip install 'hurricane-server[amqp]'" in output
+
+
+RELOADED = """
+from consumer_handlers import note
+
+
+def handle(message):
+    note("{version}", message.message_id, message.redelivered)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_autoreload_replaces_consumer_workers_with_the_new_code(rabbitmq, mq, record, tmp_path):
+    code = tmp_path / "reloaded_handler.py"
+    code.write_text(RELOADED.format(version="v1"))
+    queue = mq.queue(unique("reload"))
+    env = consume_env(record.path)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    args = ("reloaded_handler.handle", "--queue", queue, "--amqp-url", rabbitmq.url, "--autoreload")
+    with consuming(*args, env=env) as c:
+        mq.publish([{}], queue)
+        wait_until(lambda: [e.event for e in record.events()] == ["v1"], 20, "v1", lambda: c.output)
+        c.wait_for_line(r"watching \d+ files for code changes")
+        [first] = worker_pids(c)
+        code.write_text(RELOADED.format(version="v2"))
+        c.wait_for_line(r"worker 0 \(pid \d+\) replaced by pid \d+ \(code-change\)")
+        mq.publish([{}], queue, first=1)
+        wait_until(lambda: [e.event for e in record.events()] == ["v1", "v2"], 20, "v2", lambda: c.output)
+        wait_until(lambda: first not in worker_pids(c), 20, "the old worker gone", lambda: c.output)

@@ -28,18 +28,27 @@ pytestmark = pytest.mark.timeout(30)
 
 
 class FakeSession:
-    """Stands in for BrokerSession: records what would be sent to the broker."""
+    """Stands in for BrokerSession, and for the broker's view of its channel: what each
+    delivery was settled as, how many frames that took, and no delivery settled twice."""
 
     def __init__(self, number: int = 1) -> None:
         self.number = number
         self.usable = True
+        self.outstanding: set[int] = set()  # delivered, not settled
         self.sent: list[tuple[int, Outcome]] = []
+        self.frames = 0
         self.published: list[tuple] = []
 
-    def settle(self, tag: int, outcome: Outcome) -> bool:
+    def settle(self, tag: int, outcome: Outcome, multiple: bool = False) -> bool:
         if not self.usable:
             return False
-        self.sent.append((tag, outcome))
+        self.frames += 1
+        for settled in sorted(t for t in self.outstanding if t <= tag) if multiple else [tag]:
+            assert settled in self.outstanding, (
+                f"delivery {settled} settled twice: the broker closes the channel"
+            )
+            self.outstanding.discard(settled)
+            self.sent.append((settled, outcome))
         return True
 
     def publish(self, *args) -> None:
@@ -73,6 +82,7 @@ class Handler:
 def deliver(dispatcher, session, tag, redelivered=False, message_id=None, headers=None):
     method = pika.spec.Basic.Deliver(delivery_tag=tag, redelivered=redelivered, routing_key="k", exchange="x")
     properties = pika.BasicProperties(message_id=message_id, headers=headers)
+    session.outstanding.add(tag)
     dispatcher.deliver(session, method, properties, b"{}")
 
 
@@ -129,6 +139,46 @@ def test_an_ack_is_sent_only_after_the_handler_returned():
 
     run(test, handler)
     assert session.sent == [(1, Outcome.ACKED)]
+
+
+def test_acks_go_out_together_below_the_oldest_message_still_held():
+    session = FakeSession()
+    release = threading.Event()
+
+    def work(delivery):
+        if delivery.tag == 3:
+            release.wait(5)
+
+    async def test(dispatcher, stats):
+        for tag in range(1, 9):
+            deliver(dispatcher, session, tag)
+        while len(session.sent) < 7:
+            await asyncio.sleep(0.01)
+        assert session.outstanding == {3}, "3 still runs: no ack may cover it"
+        release.set()
+        assert await dispatcher.wait_idle(5)
+
+    run(test, Handler(work), concurrency=2)
+    assert sorted(session.sent) == [(tag, Outcome.ACKED) for tag in range(1, 9)]
+    assert session.frames < 8
+
+
+def test_messages_given_up_at_the_graceful_timeout_are_never_covered_by_a_multiple_ack():
+    session = FakeSession()
+    release = threading.Event()
+
+    async def test(dispatcher, stats):
+        deliver(dispatcher, session, 1)
+        await asyncio.sleep(0.05)
+        assert dispatcher.interrupt() == 1
+        deliver(dispatcher, session, 2)  # handled and acked after the give-up, before the close
+        deliver(dispatcher, session, 3)
+        release.set()
+        await asyncio.sleep(0.1)
+        dispatcher.send_acks()
+
+    run(test, Handler(lambda delivery: delivery.tag == 1 and release.wait(5)), concurrency=2)
+    assert session.outstanding == {1}, "the broker requeues it when the connection closes"
 
 
 def test_a_redelivery_of_a_message_handled_before_is_acked_without_handling_it_again():
@@ -357,6 +407,7 @@ def test_a_topic_handler_settles_through_its_channel(actions, sent):
         method = pika.spec.Basic.Deliver(
             delivery_tag=1, redelivered=False, routing_key="q.created", exchange="shop"
         )
+        session.outstanding.add(1)
         dispatcher.deliver(session, method, pika.BasicProperties(), json.dumps(actions).encode())
         assert await dispatcher.wait_idle(5)
         await asyncio.sleep(0.05)  # a second, ignored settlement would arrive by now
@@ -370,6 +421,7 @@ def test_a_topic_handler_publishes_through_the_event_loop():
 
     async def test(dispatcher, stats):
         method = pika.spec.Basic.Deliver(delivery_tag=1, redelivered=False, routing_key="k", exchange="shop")
+        session.outstanding.add(1)
         dispatcher.deliver(session, method, pika.BasicProperties(), b'["publish", "ack"]')
         assert await dispatcher.wait_idle(5)
 
