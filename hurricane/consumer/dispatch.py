@@ -152,7 +152,7 @@ class Dispatcher:
     ) -> None:
         self.handler = handler
         self.stats = stats
-        self.bridge = LoopBridge(loop)
+        self.bridge = LoopBridge(loop, after=self.send_acks)
         self.runner: Runner
         if handler.is_async:
             self.runner = TaskRunner(concurrency, handler.run_async, self.finished, handler_timeout)
@@ -246,7 +246,7 @@ class Dispatcher:
         self.overdue.discard(delivery.key)
         session = delivery.session
         if tell and outcome is Outcome.ACKED and session.usable:
-            if not self.acks:
+            if not self.acks and not self.bridge.running:  # a bridge batch sends them as it ends
                 self.loop.call_soon(self.send_acks)
             self.acks.setdefault(session, []).append(delivery.tag)
             told = True

@@ -32,11 +32,13 @@ class LoopBridge:
     one wake-up instead of one each.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, after: Callable[[], None] = lambda: None) -> None:
         self.loop = loop
+        self.after = after  # once a batch has run (the dispatcher sends its acks then)
         self.calls: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self.lock = threading.Lock()
         self.scheduled = False
+        self.running = False
 
     def post(self, function: Callable[..., Any], *args: Any) -> None:
         self.calls.append((function, args))
@@ -52,12 +54,17 @@ class LoopBridge:
     def run(self) -> None:
         with self.lock:
             self.scheduled = False
-        while self.calls:
-            function, args = self.calls.popleft()
-            try:
-                function(*args)
-            except Exception:
-                log.exception("consumer: %s failed", getattr(function, "__qualname__", function))
+        self.running = True
+        try:
+            while self.calls:
+                function, args = self.calls.popleft()
+                try:
+                    function(*args)
+                except Exception:
+                    log.exception("consumer: %s failed", getattr(function, "__qualname__", function))
+        finally:
+            self.running = False
+        self.after()
 
 
 class ThreadRunner:
