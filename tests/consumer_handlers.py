@@ -46,6 +46,16 @@ async def record_async(message: Any) -> None:
     note("done", message.message_id, message.redelivered)
 
 
+async def block_loop(message: Any) -> None:
+    """An async handler that blocks the worker's event loop (``{"block": 30}``), but only on
+    the first delivery: the redelivery goes through."""
+    task = json.loads(message.body)
+    note("start", message.message_id, message.redelivered)
+    if not message.redelivered:
+        time.sleep(task.get("block", 0))
+    note("done", message.message_id, message.redelivered)
+
+
 def noop(message: Any) -> None:
     """For the benchmark: nothing at all."""
 

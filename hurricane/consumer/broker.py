@@ -233,20 +233,18 @@ class BrokerSession:
 
     async def close(self, timeout: float = 5.0) -> None:
         """Close the connection cleanly (channels first), waiting at most ``timeout``."""
-        self.closing = True
-        if self.connection is not None and not (self.connection.is_closed or self.connection.is_closing):
-            self.connection.close()
+        self.abort()
         if self.connection is not None and not self.ended.done():
             await asyncio.wait({self.ended}, timeout=timeout)
         self.end("closed")
 
     def abort(self) -> None:
-        """Drop the connection without waiting (after a channel error, or a lost session)."""
+        """Start closing the connection, without waiting (after a channel error, a lost session)."""
         self.closing = True
         if self.connection is not None and not (self.connection.is_closed or self.connection.is_closing):
             try:
                 self.connection.close()
-            except pika.exceptions.AMQPError:
+            except pika.exceptions.AMQPError:  # still opening: pika refuses, the socket goes with us
                 pass
 
     def clean(self, text: str) -> str:

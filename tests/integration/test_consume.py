@@ -286,6 +286,26 @@ def test_a_handler_past_the_handler_timeout_fails_liveness_and_its_worker_is_rep
 
 
 @pytest.mark.timeout(120)
+def test_a_blocked_event_loop_is_a_hang_and_its_message_comes_back(rabbitmq, mq, record):
+    queue = mq.queue(unique("hang"))
+    [blocking] = mq.publish([{"block": 60}], queue)
+    args = (
+        "consumer_handlers.block_loop",
+        "--queue",
+        queue,
+        "--amqp-url",
+        rabbitmq.url,
+        "--heartbeat-timeout",
+        "1",
+    )
+    with consuming(*args, env=consume_env(record.path)) as c:
+        c.wait_for_line(r"sent no heartbeat for [\d.]+s: hung")
+        record.wait_done([blocking], 30, lambda: c.output)  # redelivered to the replacement
+        wait_metric(c, 1, "hurricane_worker_restarts_total", reason="hang")
+    assert [e.redelivered for e in record.events() if e.event == "start"] == [False, True]
+
+
+@pytest.mark.timeout(120)
 def test_max_lifetime_recycles_a_consumer_worker_after_its_messages(rabbitmq, mq, record):
     queue = mq.queue(unique("lifetime"))
     ids = mq.publish([{"sleep": 0.01}] * 150, queue)
