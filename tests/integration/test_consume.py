@@ -7,8 +7,10 @@ which worker. Queues get unique names; the broker is started once per session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import time
 
 import pytest
@@ -199,8 +201,6 @@ def test_a_sync_handler_sleeping_three_broker_heartbeats_still_acks(rabbitmq, mq
 
 @pytest.mark.timeout(120)
 def test_a_django_hurricane_topic_handler_runs_unchanged(rabbitmq, mq, record, example_database):
-    import sqlite3
-
     exchange, queue = unique("shop"), unique("orders")
     args = ("consumer_handlers.Orders", "--exchange", exchange, "--queue", queue, "--amqp-host", "127.0.0.1")
     env = consume_env(
@@ -212,7 +212,7 @@ def test_a_django_hurricane_topic_handler_runs_unchanged(rabbitmq, mq, record, e
         record.wait_done(ids, 30, lambda: c.output)
         assert mq.count(queue) == 0
     assert set(record.done()) == set(ids)
-    with sqlite3.connect(example_database) as db:  # the ORM worked on the handler's thread
+    with contextlib.closing(sqlite3.connect(example_database)) as db:  # the ORM worked on its thread
         texts = [row[0] for row in db.execute("SELECT text FROM notes_note")]
     assert 'orders.created: {"order": 1}' in texts
 
