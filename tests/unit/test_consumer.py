@@ -539,3 +539,59 @@ def test_handled_memory_forgets_the_oldest():
     for message_id in ("a", "b", "c"):
         memory.remember(message_id)
     assert "a" not in memory and "b" in memory and "c" in memory
+
+
+def consume_options(**cli):
+    return resolve({"handler": "a.b", "queue": "q", **cli}, command="consume")
+
+
+def test_connection_parameters_from_a_url_or_from_host_port_and_credentials():
+    from hurricane.consumer.broker import describe_broker, parameters
+
+    tls = parameters(consume_options(amqp_url="amqps://shop:pw@mq.example.com/shop?heartbeat=5"), 0)
+    assert tls.ssl_options is not None and tls.port == 5671 and tls.heartbeat == 5
+    assert (tls.host, tls.virtual_host, tls.credentials.username) == ("mq.example.com", "shop", "shop")
+    assert "hurricane consumer 0" in tls.client_properties["connection_name"]
+    plain = parameters(consume_options(amqp_host="mq", amqp_port="5673", amqp_vhost="v"), 1)
+    assert plain.ssl_options is None and (plain.host, plain.port, plain.virtual_host) == ("mq", 5673, "v")
+    assert plain.credentials.username == "guest"  # pika's default, as in django-hurricane
+    options = resolve(
+        {"handler": "a.b", "queue": "q", "amqp_url": "amqp://mq/"},
+        {"AMQP_USER": "u", "AMQP_PASSWORD": "p"},
+        {},
+        "consume",
+    )
+    url_without_user = parameters(options, 0)
+    assert (url_without_user.credentials.username, url_without_user.credentials.password) == ("u", "p")
+    assert (
+        describe_broker(consume_options(amqp_url="amqp://u:secret@mq:5672/%2F?heartbeat=5"))
+        == "amqp://u:***@mq:5672/%2F"
+    )
+    assert describe_broker(consume_options(amqp_host="mq")) == "amqp://mq:5672/%2F"
+
+
+def test_pika_errors_are_one_line_without_the_password():
+    from pika.adapters.utils.connection_workflow import (
+        AMQPConnectionWorkflowFailed,
+        AMQPConnectorSocketConnectError,
+    )
+
+    from hurricane.consumer.broker import describe_error
+
+    refused = pika.exceptions.AMQPConnectionError(
+        AMQPConnectionWorkflowFailed(
+            [AMQPConnectorSocketConnectError(ConnectionRefusedError(111, "refused"))]
+        )
+    )
+    assert describe_error(refused) == "ConnectionRefusedError: [Errno 111] refused"
+    closed = pika.exceptions.ConnectionClosedByBroker(320, "CONNECTION_FORCED - shutdown")
+    assert describe_error(closed) == "320 CONNECTION_FORCED - shutdown"
+    assert describe_error(None) == "closed"
+
+    async def scrubbed():
+        from hurricane.consumer.broker import BrokerSession
+
+        session = BrokerSession(pika.ConnectionParameters(), lambda *args: None, ("hunter2",))
+        return session.clean("403 ACCESS_REFUSED - login hunter2 refused")
+
+    assert asyncio.run(scrubbed()) == "403 ACCESS_REFUSED - login *** refused"
