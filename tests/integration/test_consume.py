@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -401,3 +402,68 @@ def test_autoreload_replaces_consumer_workers_with_the_new_code(rabbitmq, mq, re
         mq.publish([{}], queue, first=1)
         wait_until(lambda: [e.event for e in record.events()] == ["v1", "v2"], 20, "v2", lambda: c.output)
         wait_until(lambda: first not in worker_pids(c), 20, "the old worker gone", lambda: c.output)
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def tls_broker(tmp_path_factory):
+    """A second private node with a TLS listener, its certificate signed by a CA of our own."""
+    from tests.services import RabbitMQServer, ServiceUnavailable, free_ports
+
+    certs = tmp_path_factory.mktemp("tls")
+    ca, ca_key, key, csr, cert, ext = (
+        certs / n for n in ("ca.pem", "ca.key", "key.pem", "s.csr", "cert.pem", "ext")
+    )
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
+            "-days", "2", "-subj", "/CN=hurricane test CA")  # fmt: skip
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        "/CN=localhost",
+    )
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-out", str(cert), "-days", "2", "-extfile", str(ext))  # fmt: skip
+    [port] = free_ports(1)
+    config = (
+        f"listeners.ssl.1 = 127.0.0.1:{port}\nssl_options.cacertfile = {ca}\nssl_options.certfile = {cert}\n"
+        f"ssl_options.keyfile = {key}\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n"
+    )
+    try:
+        server = RabbitMQServer(extra_config=config)
+    except ServiceUnavailable as exc:
+        pytest.skip(str(exc))
+    with server:
+        yield server, port, ca
+
+
+@pytest.mark.timeout(180)
+def test_amqps_verifies_the_broker_and_consumes(tls_broker, record):
+    server, port, ca = tls_broker
+    url = f"amqps://guest:guest@localhost:{port}/%2F"
+    with broker(server.url) as mq:
+        queue = mq.queue(unique("tls"))
+        ids = mq.publish([{}] * 5, queue)
+        args = (PLAIN, "--queue", queue, "--amqp-url", url)
+        untrusted = consume_env(record.path)
+        untrusted.pop("SSL_CERT_FILE", None)
+        with consuming(*args, env=untrusted, ready=False) as c:
+            wait_until(
+                lambda: "CERTIFICATE_VERIFY_FAILED" in c.probe("/startup")[1]["reason"],
+                30,
+                "a refused certificate",
+                lambda: c.output,
+            )
+        with consuming(*args, env=consume_env(record.path, SSL_CERT_FILE=str(ca))) as c:
+            record.wait_done(ids, 30, lambda: c.output)
+            assert f"from amqps://guest:***@localhost:{port}/%2F" in c.output
