@@ -47,7 +47,8 @@ class Consumer:
         self.params = parameters(options, index)
         self.where = describe_broker(options)
         url_password = urllib.parse.urlsplit(options.amqp_url).password if options.amqp_url else None
-        self.secrets = tuple(s for s in (options.amqp_password, url_password) if s)
+        given = (options.amqp_password, url_password, urllib.parse.unquote(url_password or ""))
+        self.secrets = tuple(secret for secret in given if secret)
         self.prefetch = options.prefetch or max(options.concurrency, handler.prefetch_hint)
         self.exchange_type = options.exchange_type or handler.exchange_type or "topic"
         if options.exchange_type and handler.exchange_type and options.exchange_type != handler.exchange_type:

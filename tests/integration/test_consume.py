@@ -467,3 +467,30 @@ def test_amqps_verifies_the_broker_and_consumes(tls_broker, record):
         with consuming(*args, env=consume_env(record.path, SSL_CERT_FILE=str(ca))) as c:
             record.wait_done(ids, 30, lambda: c.output)
             assert f"from amqps://guest:***@localhost:{port}/%2F" in c.output
+
+
+@pytest.mark.timeout(120)
+def test_a_deleted_queue_fails_readiness_until_the_consumer_is_back_and_webhooks_say_so(rabbitmq, mq, record):
+    from tests.webhook_receiver import receiving
+
+    queue = mq.queue(unique("deleted"))
+    with receiving() as hooks:
+        args = (PLAIN, "--queue", queue, "--amqp-url", rabbitmq.url, "--webhook-url", hooks.url)
+        with consuming(*args, env=consume_env(record.path)) as c:
+            wait_until(lambda: hooks.find(type="startup", status="succeeded"), 20, "the startup webhook")
+            mq.channel.queue_delete(queue)  # the broker cancels the consumer
+            wait_until(
+                lambda: hooks.find(type="readiness", status="failed"),
+                20,
+                "readiness failed",
+                lambda: c.output,
+            )
+            [failed] = hooks.find(type="readiness", status="failed")
+            assert "cancelled the consumer" in failed["reason"]
+            # The consumer declares the queue again and goes on.
+            wait_until(
+                lambda: hooks.find(type="readiness", status="succeeded"), 30, "ready again", lambda: c.output
+            )
+            ids = mq.publish([{}] * 3, queue)
+            record.wait_done(ids, 20, lambda: c.output)
+            assert not hooks.find(type="liveness")
