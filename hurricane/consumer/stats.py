@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from supervisor.counters import HANDLER_BUCKETS, Histogram
 from supervisor.protocol import BrokerLink, ConsumerState, MessageCounts, Outcome
+from supervisor.workers import handled
 
 MAX_ERROR = 300  # characters of a broker error kept for the heartbeat
 
@@ -64,5 +65,5 @@ class ConsumerStats:
 
     @property
     def handled(self) -> int:
-        """Messages whose handler finished, whatever the outcome."""
-        return sum(self.outcomes[o] for o in (Outcome.ACKED, Outcome.REQUEUED, Outcome.REJECTED))
+        """Messages whose handler finished, whatever the outcome (what --max-lifetime counts)."""
+        return handled(self.counts())
