@@ -309,21 +309,22 @@ def test_a_blocked_event_loop_is_a_hang_and_its_message_comes_back(rabbitmq, mq,
 @pytest.mark.timeout(120)
 def test_max_lifetime_recycles_a_consumer_worker_after_its_messages(rabbitmq, mq, record):
     queue = mq.queue(unique("lifetime"))
-    ids = mq.publish([{"sleep": 0.01}] * 150, queue)
     args = (PLAIN, "--queue", queue, "--amqp-url", rabbitmq.url, "--max-lifetime", "50")
     with consuming(*args, env=consume_env(record.path)) as c:
+        [first] = worker_pids(c)
+        ids = mq.publish([{"sleep": 0.01}] * 60, queue)
         record.wait_done(ids, 60, lambda: c.output)
-        wait_until(
-            lambda: (metric(c, "hurricane_worker_restarts_total", reason="max-messages") or 0) >= 2,
-            30,
-            "two recycles",
-            lambda: c.output,
-        )
+        # The old worker goes on consuming until its replacement is registered: new first.
+        c.wait_for_line(rf"worker 0 \(pid {first}\) exited with code 0 \(max-messages\)")
+        [second] = wait_until(lambda: [p for p in worker_pids(c) if p != first], 10, "the replacement")
+        more = mq.publish([{"sleep": 0.01}] * 60, queue, first=60)  # all for the second worker
+        record.wait_done(more, 60, lambda: c.output)
+        c.wait_for_line(rf"worker 0 \(pid {second}\) exited with code 0 \(max-messages\)")
+        wait_metric(c, 2, "hurricane_worker_restarts_total", reason="max-messages")
         assert "--max-lifetime is deprecated" not in c.output
     done = record.done()
-    assert set(done) == set(ids) and set(done.values()) == {1}
-    # The old worker goes on consuming until its replacement is registered: new first.
-    assert len({e.pid for e in record.events()}) >= 2
+    assert set(done) == set(ids + more) and set(done.values()) == {1}
+    assert sum(1 for e in record.events() if e.event == "done" and e.pid == first) >= 50
 
 
 def run_consume(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -398,10 +399,11 @@ def test_autoreload_replaces_consumer_workers_with_the_new_code(rabbitmq, mq, re
         c.wait_for_line(r"watching \d+ files for code changes")
         [first] = worker_pids(c)
         code.write_text(RELOADED.format(version="v2"))
-        c.wait_for_line(r"worker 0 \(pid \d+\) replaced by pid \d+ \(code-change\)")
+        c.wait_for_line(rf"worker 0 \(pid {first}\) replaced by pid \d+ \(code-change\)")
+        # The old worker consumes until its replacement is registered, and then drains.
+        c.wait_for_line(rf"worker 0 \(pid {first}\) exited with code 0 \(code-change\)")
         mq.publish([{}], queue, first=1)
         wait_until(lambda: [e.event for e in record.events()] == ["v1", "v2"], 20, "v2", lambda: c.output)
-        wait_until(lambda: first not in worker_pids(c), 20, "the old worker gone", lambda: c.output)
 
 
 def openssl(*args: str) -> None:
