@@ -14,11 +14,12 @@ log = logging.getLogger("hurricane.worker")
 PACKAGES = {
     "debugger": ("debugpy", "debug"),
     "pycharm_host": ("pydevd_pycharm", "pycharm"),
+    "handler": ("pika", "amqp"),  # consume's AMQP client
 }
 
 
 def check_packages(options: Options) -> None:
-    """Fail in one line, before anything starts, when a debugger option lacks its package."""
+    """Fail in one line, before anything starts, when an option lacks its package."""
     for name, (module, extra) in PACKAGES.items():
         if getattr(options, name) and not importable(module):
             raise OptionError(

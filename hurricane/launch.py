@@ -1,4 +1,5 @@
-"""Hand over from ``manage.py serve`` to the Django-free supervisor: same PID, fresh memory."""
+"""Hand over from ``manage.py serve`` or ``consume`` to the Django-free supervisor: same PID,
+fresh memory."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from supervisor.spec import LaunchSpec
 
 WORKER_MODULE = "hurricane.worker"
+CONSUMER_MODULE = "hurricane.consumer"
 PRESTART_MODULE = "hurricane.run_prestart"
 TEMPLATE_MODULE = "hurricane.template"
 
@@ -49,27 +51,34 @@ def python_path() -> str:
     return os.pathsep.join(dict.fromkeys(os.path.abspath(p) for p in entries))
 
 
-def launch_spec(options: Options) -> LaunchSpec:
+def launch_spec(options: Options, kind: str = "http") -> LaunchSpec:
+    """What the supervisor starts: HTTP workers (and the prestart child) for serve,
+    consumer workers for consume."""
     import django
 
     from supervisor import versions
-    from supervisor.spec import LaunchSpec  # only after check_supervisor_package()
+    from supervisor.protocol import WorkerKind  # only after check_supervisor_package()
+    from supervisor.spec import LaunchSpec
 
-    worker = [sys.executable, "-m", WORKER_MODULE]
     prestart = [sys.executable, "-m", PRESTART_MODULE]
+    found = versions.collect(django.get_version())
+    if WorkerKind(kind) is WorkerKind.CONSUMER:
+        # Consumers start as fresh interpreters: the template preloads the HTTP side.
+        consumer = [sys.executable, "-m", CONSUMER_MODULE]
+        return LaunchSpec(options, consumer, None, found, None, WorkerKind.CONSUMER)
     # Forking from a template needs the supervisor to be a child subreaper: Linux.
     preload = not options.no_preload and sys.platform.startswith("linux")
     template = [sys.executable, "-m", TEMPLATE_MODULE] if preload else None
-    return LaunchSpec(options, worker, prestart, versions.collect(django.get_version()), template)
+    return LaunchSpec(options, [sys.executable, "-m", WORKER_MODULE], prestart, found, template)
 
 
-def exec_supervisor(options: Options) -> None:
+def exec_supervisor(options: Options, kind: str = "http") -> None:
     """Replace this process with the supervisor (it reads its spec from an inherited
     descriptor). Does not return."""
     from supervisor.spec import write_descriptor
 
     env = dict(os.environ, PYTHONPATH=python_path())
-    spec_fd = write_descriptor(launch_spec(options).to_json().encode())
+    spec_fd = write_descriptor(launch_spec(options, kind).to_json().encode())
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, "-m", "supervisor", "--spec-fd", str(spec_fd)], env)

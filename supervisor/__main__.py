@@ -1,7 +1,7 @@
 """``python -m supervisor --spec-fd N``: the supervisor, as ``serve`` execs it.
 
-The launch spec (options, and the command lines of the worker and prestart
-children) comes through an inherited descriptor, never on the command line,
+The launch spec (options, the command lines of the worker and prestart
+children, and the kind of worker: HTTP for ``serve``, consumer for ``consume``) comes through an inherited descriptor, never on the command line,
 where any local user could read it with ps: a webhook URL may carry a token.
 """
 
@@ -20,7 +20,7 @@ from supervisor.spec import LaunchSpec, read_descriptor
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m supervisor",
-        description="Hurricane's supervisor. Normally started by `manage.py serve`.",
+        description="Hurricane's supervisor. Normally started by `manage.py serve` or `manage.py consume`.",
     )
     parser.add_argument(
         "--spec-fd", type=int, required=True, help="Descriptor to read the launch spec from (JSON)."
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         prestart_argv=spec.prestart_argv,
         versions=spec.versions,
         template_argv=spec.template_argv,
+        kind=spec.kind,
     )
     return supervisor.run()
 

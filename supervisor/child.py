@@ -31,12 +31,13 @@ def read_spec(argv: list[str]) -> Spec:
     return Spec.from_json(read_descriptor(int(argv[1])))
 
 
-def start(argv: list[str]) -> Spec:
-    """The first thing a child does: read its spec, follow its parent, take its title."""
+def start(argv: list[str], kind: str = "worker") -> Spec:
+    """The first thing a child does: read its spec, follow its parent, take its title
+    (``hurricane worker 3``, ``hurricane consumer 0``, ``hurricane probe``)."""
     spec = read_spec(argv)
     follow_parent(spec.parent_pid)
     descriptors.raise_limit()  # inherited raised from the supervisor, unless started otherwise
-    role = spec.role if spec.role != "worker" else f"worker {spec.index}"
+    role = spec.role if spec.role != "worker" else f"{kind} {spec.index}"
     set_title(f"hurricane {role}")
     return spec
 

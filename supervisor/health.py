@@ -2,7 +2,8 @@
 
 The supervisor builds the snapshot from heartbeats; the probe process keeps the
 latest one and calls these with the snapshot's age. docs/architecture.md has the
-probe table.
+probe table. A consumer worker's heartbeat carries its broker connection: a
+broker outage fails readiness and never liveness, as a database outage does.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from supervisor.options import Options
-from supervisor.protocol import Heartbeat, PrestartStatus, Snapshot, WorkerReport, WorkerState
+from supervisor.protocol import BrokerLink, Heartbeat, PrestartStatus, Snapshot, WorkerReport, WorkerState
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +56,34 @@ def check_failure(heartbeat: Heartbeat, tag: str) -> str | None:
 
 
 def readiness_failure(heartbeat: Heartbeat) -> str | None:
-    """Why a worker's readiness checks or database round-trips failed, or None."""
-    return check_failure(heartbeat, "readiness") or db_failure(heartbeat)
+    """Why a worker's readiness checks or database round-trips failed, or, for a consumer
+    worker, why it receives no messages; None if nothing did."""
+    return check_failure(heartbeat, "readiness") or db_failure(heartbeat) or consumer_failure(heartbeat)
+
+
+def consumer_failure(heartbeat: Heartbeat) -> str | None:
+    """Why a consumer worker receives no messages now (None for an HTTP worker)."""
+    consumer = heartbeat.consumer
+    if consumer is None:
+        return None
+    if consumer.link is not BrokerLink.CONNECTED:
+        error = f": {consumer.error}" if consumer.error else ""
+        return f"broker {consumer.link}{error}"
+    if not consumer.registered:
+        return "consumer not registered with the broker yet"
+    return None
+
+
+def handler_overdue(worker: WorkerReport, age: float, options: Options) -> str | None:
+    """Why a consumer worker counts as stuck: a handler has run past --handler-timeout."""
+    consumer = worker.heartbeat.consumer
+    limit = options.handler_timeout
+    if consumer is None or limit is None or not consumer.in_flight:
+        return None
+    running = consumer.oldest_s + hb_age(worker, age)
+    if running <= limit:
+        return None
+    return f"worker {worker.worker}: a message handler has run {running:.1f}s (--handler-timeout {limit:g}s)"
 
 
 def db_failure(heartbeat: Heartbeat) -> str | None:
@@ -80,7 +107,7 @@ def startup(snapshot: Snapshot, age: float, options: Options) -> Verdict:
     workers = ready_workers(snapshot, age, options)
     if not workers:
         return Verdict(False, "no worker is ready yet")
-    reasons = [check_failure(w.heartbeat, "startup") for w in workers]
+    reasons = [check_failure(w.heartbeat, "startup") or consumer_failure(w.heartbeat) for w in workers]
     if None in reasons:
         return OK
     return Verdict(False, str(reasons[0]))
@@ -120,6 +147,9 @@ def alive(snapshot: Snapshot, age: float, options: Options) -> Verdict:
         heartbeat = worker.heartbeat
         # Checks not run yet say nothing about liveness; startup and readiness wait for them.
         why = check_failure(heartbeat, "liveness") if checks_reported(heartbeat, "liveness") else None
+        # A worker already being stopped is the supervisor's to finish; the others are stuck.
+        if why is None and worker.retiring is None:
+            why = handler_overdue(worker, age, options)
         if why is not None:
             return Verdict(False, why)
     if healthy:

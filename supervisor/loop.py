@@ -23,7 +23,15 @@ from supervisor.options import Options
 from supervisor.pool import WorkerPool
 from supervisor.probe_process import ProbeProcess
 from supervisor.process import ChildProcess, Reaper
-from supervisor.protocol import EXIT_CANNOT_START, EXIT_USAGE, Phase, PrestartStatus, RestartReason, Snapshot
+from supervisor.protocol import (
+    EXIT_CANNOT_START,
+    EXIT_USAGE,
+    Phase,
+    PrestartStatus,
+    RestartReason,
+    Snapshot,
+    WorkerKind,
+)
 from supervisor.sdnotify import Notifier, status_text
 from supervisor.sockets import BindError, bind, bound_port, inherited
 from supervisor.template import Templates, become_subreaper
@@ -46,10 +54,12 @@ class Supervisor:
         probe_argv: list[str] | None = None,
         versions: dict[str, str] | None = None,
         template_argv: list[str] | None = None,
+        kind: WorkerKind = WorkerKind.HTTP,
     ) -> None:
         self.options = options
         self.versions = versions or {}
         self.template_argv = template_argv
+        self.kind = kind
         self.clock = WatchClock(clock)
         self.probe_argv = probe_argv
         self.reaper = Reaper()
@@ -115,9 +125,9 @@ class Supervisor:
         passed = inherited(os.environ, os.getpid())  # systemd's socket activation, in order
         if passed:
             log.info("using %d listening socket(s) passed by systemd instead of binding", len(passed))
-        self.app_socket = passed.pop(0) if passed else bind(opts.host, opts.port, "--port")
-        self.pool.app_fd = self.app_socket.fileno()
-        app_port = bound_port(self.app_socket)
+        if self.kind is WorkerKind.HTTP:  # consumers serve no socket: only the probe listens
+            self.app_socket = passed.pop(0) if passed else bind(opts.host, opts.port, "--port")
+            self.pool.app_fd = self.app_socket.fileno()
         probe_note = "no probes"
         probe_host = "--probe-host" if opts.probe_host is not None else "--host"
         if not opts.no_probe:
@@ -130,22 +140,37 @@ class Supervisor:
                     )
                 )
             except BindError:
-                self.app_socket.close()
+                self.close_app_socket()
                 raise
             self.probe = ProbeProcess(opts, probe_socket, self.reaper, self.clock, self.probe_argv)
             probe_note = f"probes on {opts.effective_probe_host}:{bound_port(probe_socket)}"
-        set_title(f"hurricane supervisor :{app_port}")
         before, limit = descriptors.raise_limit()  # the children inherit it
+        raised = f" (raised from {before})" if limit != before else ""
+        name = versions.line(self.versions) if self.versions else "Hurricane"
+        if self.app_socket is None:
+            set_title("hurricane supervisor (consume)")
+            log.info(
+                "%s consuming, %s, %d consumer worker(s), pid %d, file descriptor limit %d%s",
+                name,
+                probe_note,
+                opts.workers,
+                os.getpid(),
+                limit,
+                raised,
+            )
+            return
+        app_port = bound_port(self.app_socket)
+        set_title(f"hurricane supervisor :{app_port}")
         log.info(
             "%s listening on %s:%d, %s, %d worker(s), pid %d, file descriptor limit %d%s",
-            versions.line(self.versions) if self.versions else "Hurricane",
+            name,
             opts.host,
             app_port,
             probe_note,
             opts.workers,
             os.getpid(),
             limit,
-            f" (raised from {before})" if limit != before else "",
+            raised,
         )
 
     def install_signals(self) -> None:
@@ -212,7 +237,8 @@ class Supervisor:
         if self.pool.templates is not None:
             self.pool.templates.shutting_down = True
         self.set_phase(Phase.DRAINING)
-        self.pool.announce_shutdown()
+        if self.kind is WorkerKind.HTTP:  # a consumer has no WebSockets (SIGUSR2 would end it)
+            self.pool.announce_shutdown()
         self.phase_deadline = self.clock() + (self.options.shutdown_delay or 0.0)
         if self.options.shutdown_delay:
             log.info("readiness is failing; serving for %.1fs more", self.options.shutdown_delay)

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -43,11 +44,22 @@ def flag_name(name: str) -> str:
 
 
 class OptionError(ValueError):
-    """An option value that cannot be used; the message names option, value and source."""
+    """An option value that cannot be used; the message names option, value and source.
+
+    A secret (a password, a URL's credentials) is masked here, so no error shows it.
+    ``value=None``: the option is missing, and ``problem`` says what to give.
+    """
 
     def __init__(self, name: str, value: Any, source: str, problem: str) -> None:
+        spec = FIELDS.get(name)
+        mask = spec.metadata["mask"] if spec is not None else None
+        if mask is not None and value is not None:
+            value = mask(value)
         self.name, self.value, self.source, self.problem = name, value, source, problem
         flag = flag_name(name)
+        if value is None:
+            super().__init__(f"option {flag} {problem}")
+            return
         shown = json.dumps(value) if isinstance(value, str) else f"{value}"
         super().__init__(f"option {flag}: {shown} from {source} {problem}")
 
@@ -220,6 +232,65 @@ def parse_url(value: Any) -> str:
     return text
 
 
+def parse_name(value: Any) -> str:
+    """An AMQP queue or exchange name; empty is allowed (it has a meaning of its own)."""
+    text = str(value).strip()
+    if len(text.encode()) > 255:
+        raise _Invalid("is longer than 255 bytes")
+    return text
+
+
+def parse_dotted_path(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", text):
+        raise _Invalid("is not a dotted path to a handler (myapp.consumers.handle)")
+    return text
+
+
+EXCHANGE_TYPES = ("topic", "direct", "fanout", "headers")
+
+
+def parse_exchange_type(value: Any) -> str:
+    kind = str(value).strip().lower()
+    if kind not in EXCHANGE_TYPES:
+        raise _Invalid(f"is not an exchange type ({', '.join(EXCHANGE_TYPES)})")
+    return kind
+
+
+def parse_routing_keys(value: Any) -> tuple[str, ...]:
+    """Binding keys: a list in settings, comma-separated in the environment."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    keys = tuple(str(item).strip() for item in items)
+    if any(len(key.encode()) > 255 for key in keys):
+        raise _Invalid("holds a key longer than 255 bytes")
+    return keys
+
+
+def mask_url(value: Any) -> str:
+    """A URL with its password replaced by ``***``, for log lines and errors."""
+    text = str(value)
+    parts = urllib.parse.urlsplit(text)
+    if parts.password is None:
+        return text
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def parse_amqp_url(value: Any) -> str:
+    text = str(value).strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise _Invalid("is not an amqp:// or amqps:// URL (its port is not a number)") from None
+    if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
+        raise _Invalid("is not an amqp:// or amqps:// URL with a host")
+    if port == 0:
+        raise _Invalid("names port 0")
+    return text
+
+
 def parse_commands(value: Any) -> tuple[str, ...]:
     """Management commands with their arguments, each one string: ``migrate --noinput``.
 
@@ -265,6 +336,9 @@ def option(
     flag: bool = True,
     commands: tuple[str, ...] = ("serve",),
     default_text: str | None = None,
+    positional: bool = False,
+    mask: Callable[[Any], str] | None = None,
+    legacy: tuple[str, ...] = (),
 ) -> Any:
     """Declare one option: its default, its parser, its help text and its group in the help.
 
@@ -272,6 +346,10 @@ def option(
     ``flag=False``: a setting or environment variable only, with no command-line flag.
     ``commands``: the management commands that take it.
     ``default_text``: the default in words, where it is derived from something else.
+    ``positional``: also the command's positional argument (consume's HANDLER).
+    ``mask``: how to show a secret value in an error (never the secret itself).
+    ``legacy``: django-hurricane's setting and environment names for it, without the
+    HURRICANE_ prefix, looked up after HURRICANE_<NAME> at the same level.
     """
     # A boolean option is a switch on the command line: given means on.
     switch = isinstance(default, bool)
@@ -285,11 +363,17 @@ def option(
         "group": group,
         "commands": commands,
         "default_text": default_text,
+        "positional": positional,
+        "mask": mask,
+        "legacy": legacy,
     }
     return field(default=default, metadata=meta)
 
 
 MiB = 1024 * 1024
+SERVE = ("serve",)
+CONSUME = ("consume",)
+BOTH = ("serve", "consume")
 
 # The groups of the help and of docs/options.md, in order.
 SERVING = "Serving"
@@ -298,21 +382,24 @@ PRESTART = "Before the workers start"
 LIFECYCLE = "Worker lifecycle"
 DEVELOPMENT = "Development"
 WEBSOCKETS = "WebSockets"
-GROUPS = (SERVING, WEBSOCKETS, PROBES, PRESTART, LIFECYCLE, DEVELOPMENT)
+CONSUMING = "Consuming"
+GROUPS = (SERVING, WEBSOCKETS, PROBES, PRESTART, LIFECYCLE, DEVELOPMENT, CONSUMING)
 
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """Everything `serve` can be told, resolved and validated."""
+    """Everything `serve` and `consume` can be told, resolved and validated."""
 
     # -- Serving -------------------------------------------------------------------------
-    host: str = option("0.0.0.0", parse_text, "Address to listen on.", "ADDR", group=SERVING)
+    host: str = option("0.0.0.0", parse_text, "Address to listen on.", "ADDR", commands=BOTH, group=SERVING)
     port: int = option(8000, parse_port, "Port of the application.", "PORT", group=SERVING)
     workers: int = option(
         1,
         lambda v: parse_int(v, 1),
-        "Worker processes. (django-hurricane used --workers for threads; see --threads.)",
+        "Worker processes; for consume, consumer processes. (django-hurricane's serve used "
+        "--workers for threads; see --threads.)",
         "N",
+        commands=BOTH,
         group=SERVING,
     )
     threads: int = option(
@@ -464,16 +551,18 @@ class Options:
         parse_bool,
         "asyncio's debug mode in the workers: callbacks that block the event loop over 100 ms are "
         "logged (no effect on Django's DEBUG).",
+        commands=BOTH,
         group=SERVING,
     )
     log_level: str = option(
-        "INFO", parse_log_level, "Level of Hurricane's own log lines.", "LEVEL", group=SERVING
+        "INFO", parse_log_level, "Level of Hurricane's own log lines.", "LEVEL", commands=BOTH, group=SERVING
     )
     log_format: str = option(
         "text",
         parse_log_format,
         "Hurricane's log lines as text, or json (one object per line).",
         "FORMAT",
+        commands=BOTH,
         group=SERVING,
     )
     access_log_format: str = option(
@@ -489,6 +578,7 @@ class Options:
         False,
         parse_bool,
         "Log probe and metrics requests on hurricane.probe (also: LOG_PROBES = True).",
+        commands=BOTH,
         group=SERVING,
     )
 
@@ -499,25 +589,38 @@ class Options:
         "Address the probe and metrics port listens on (default: --host): where the kubelet "
         "reaches it, when the application listens on loopback behind a sidecar, or the reverse.",
         "ADDR",
+        commands=BOTH,
         group=PROBES,
         default_text="--host",
     )
     probe_port: int | None = option(
         None,
         parse_port,
-        "Port of the probes and metrics (default: port + 1).",
+        "Port of the probes and metrics (default: --port + 1, which is 8001 for consume).",
         "PORT",
+        commands=BOTH,
         group=PROBES,
         default_text="--port + 1",
     )
-    liveness_probe: str = option("/alive", parse_path, "Path of the liveness probe.", "PATH", group=PROBES)
-    readiness_probe: str = option("/ready", parse_path, "Path of the readiness probe.", "PATH", group=PROBES)
-    startup_probe: str = option("/startup", parse_path, "Path of the startup probe.", "PATH", group=PROBES)
-    no_probe: bool = option(False, parse_bool, "Do not start the probe server.", group=PROBES)
-    metrics: str = option(
-        "/metrics", parse_path, "Path of the Prometheus metrics on the probe port.", "PATH", group=PROBES
+    liveness_probe: str = option(
+        "/alive", parse_path, "Path of the liveness probe.", "PATH", commands=BOTH, group=PROBES
     )
-    no_metrics: bool = option(False, parse_bool, "Do not serve metrics.", group=PROBES)
+    readiness_probe: str = option(
+        "/ready", parse_path, "Path of the readiness probe.", "PATH", commands=BOTH, group=PROBES
+    )
+    startup_probe: str = option(
+        "/startup", parse_path, "Path of the startup probe.", "PATH", commands=BOTH, group=PROBES
+    )
+    no_probe: bool = option(False, parse_bool, "Do not start the probe server.", commands=BOTH, group=PROBES)
+    metrics: str = option(
+        "/metrics",
+        parse_path,
+        "Path of the Prometheus metrics on the probe port.",
+        "PATH",
+        commands=BOTH,
+        group=PROBES,
+    )
+    no_metrics: bool = option(False, parse_bool, "Do not serve metrics.", commands=BOTH, group=PROBES)
     req_queue_len: int = option(
         10,
         lambda v: parse_int(v, 1),
@@ -530,6 +633,7 @@ class Options:
         parse_positive_duration,
         "Seconds between runs of the Django health checks.",
         "SECONDS",
+        commands=BOTH,
         group=PROBES,
     )
     check_timeout: float = option(
@@ -537,6 +641,7 @@ class Options:
         parse_positive_duration,
         "A health check running longer than this has failed.",
         "SECONDS",
+        commands=BOTH,
         group=PROBES,
     )
     liveness_grace: float = option(
@@ -544,6 +649,7 @@ class Options:
         parse_duration,
         "Liveness fails only when no worker has been healthy for this long.",
         "SECONDS",
+        commands=BOTH,
         group=PROBES,
     )
     webhook_url: str | None = option(
@@ -551,6 +657,7 @@ class Options:
         parse_url,
         "POST a JSON webhook here when startup succeeds or fails and when liveness or readiness changes.",
         "URL",
+        commands=BOTH,
         group=PROBES,
     )
     version: str | None = option(
@@ -558,6 +665,7 @@ class Options:
         parse_text,
         "The application's version, sent with webhooks.",
         flag=False,
+        commands=BOTH,
         group=PROBES,
     )
 
@@ -598,6 +706,7 @@ class Options:
         parse_positive_duration,
         "Seconds between a worker's heartbeats.",
         "SECONDS",
+        commands=BOTH,
         group=LIFECYCLE,
     )
     heartbeat_timeout: float = option(
@@ -605,6 +714,7 @@ class Options:
         parse_positive_duration,
         "A ready worker silent this long is hung: its stacks are logged and it is replaced.",
         "SECONDS",
+        commands=BOTH,
         group=LIFECYCLE,
     )
     startup_timeout: float = option(
@@ -612,6 +722,7 @@ class Options:
         parse_positive_duration,
         "A worker still booting after this long is replaced.",
         "SECONDS",
+        commands=BOTH,
         group=LIFECYCLE,
     )
     shutdown_delay: float | None = option(
@@ -626,8 +737,10 @@ class Options:
     graceful_timeout: float = option(
         30.0,
         parse_duration,
-        "After the shutdown delay, how long in-flight requests may take.",
+        "When stopping, how long in-flight requests (after the shutdown delay), or running message "
+        "handlers, may take.",
         "SECONDS",
+        commands=BOTH,
         group=LIFECYCLE,
     )
     max_requests: int | None = option(
@@ -650,6 +763,7 @@ class Options:
         "Recycle a worker whose resident memory stays above this many MiB for three "
         "heartbeats in a row (off by default).",
         "MIB",
+        commands=BOTH,
         group=LIFECYCLE,
     )
     max_worker_age: float | None = option(
@@ -657,6 +771,7 @@ class Options:
         parse_optional(parse_positive_duration),
         "Recycle a worker after it has run this long (off by default).",
         "SECONDS",
+        commands=BOTH,
         group=LIFECYCLE,
     )
     max_worker_age_jitter: float = option(
@@ -664,6 +779,7 @@ class Options:
         parse_duration,
         "Add up to this much to --max-worker-age, per worker.",
         "SECONDS",
+        commands=BOTH,
         group=LIFECYCLE,
     )
     request_timeout: float | None = option(
@@ -680,6 +796,7 @@ class Options:
         False,
         parse_bool,
         "Restart the workers when code changes (development; the probes stay up).",
+        commands=BOTH,
         group=DEVELOPMENT,
     )
     static_watch: tuple[str, ...] = option(
@@ -706,6 +823,152 @@ class Options:
     )
     pycharm_port: int | None = option(
         None, parse_port, "Port of the PyCharm debug server.", "PORT", group=DEVELOPMENT
+    )
+
+    # -- Consuming (manage.py consume) ------------------------------------------------------
+    handler: str | None = option(
+        None,
+        parse_dotted_path,
+        "Dotted path of the message handler: a function handle(message), plain or async, or a "
+        "django-hurricane TopicHandler subclass.",
+        "HANDLER",
+        group=CONSUMING,
+        commands=CONSUME,
+        positional=True,
+    )
+    queue: str = option(
+        "",
+        parse_name,
+        "Queue to consume (declared and bound unless --no-declare). Empty: a server-named queue "
+        "of each worker's own, deleted when it disconnects.",
+        "NAME",
+        group=CONSUMING,
+        commands=CONSUME,
+    )
+    exchange: str = option(
+        "",
+        parse_name,
+        "Exchange to declare and bind the queue to. Empty: the default exchange, which routes "
+        "each message to the queue its routing key names (nothing is declared or bound).",
+        "NAME",
+        group=CONSUMING,
+        commands=CONSUME,
+    )
+    exchange_type: str | None = option(
+        None,
+        parse_exchange_type,
+        "Type of --exchange: topic, direct, fanout or headers (default: topic, or the "
+        "TopicHandler subclass's EXCHANGE_TYPE).",
+        "TYPE",
+        group=CONSUMING,
+        commands=CONSUME,
+    )
+    routing_key: tuple[str, ...] = option(
+        (),
+        parse_routing_keys,
+        "Bind the queue to --exchange with this key (repeatable; default: the handler's "
+        "get_routing_keys(), else the queue name).",
+        "KEY",
+        repeat=True,
+        group=CONSUMING,
+        commands=CONSUME,
+    )
+    amqp_url: str | None = option(
+        None,
+        parse_amqp_url,
+        "The broker as a URL, amqp:// or amqps://, with credentials, virtual host and query "
+        "parameters such as ?heartbeat=30; used instead of --amqp-host, --amqp-port and --amqp-vhost.",
+        "URL",
+        group=CONSUMING,
+        commands=CONSUME,
+        mask=mask_url,
+    )
+    amqp_host: str | None = option(
+        None,
+        parse_text,
+        "Host of the broker (needed unless --amqp-url is given).",
+        "HOST",
+        group=CONSUMING,
+        commands=CONSUME,
+        legacy=("AMQP_HOST",),
+    )
+    amqp_port: int = option(
+        5672,
+        parse_port,
+        "Port of the broker.",
+        "PORT",
+        group=CONSUMING,
+        commands=CONSUME,
+        legacy=("AMQP_PORT",),
+    )
+    amqp_vhost: str = option(
+        "/",
+        parse_text,
+        "Virtual host on the broker.",
+        "VHOST",
+        group=CONSUMING,
+        commands=CONSUME,
+        legacy=("AMQP_VHOST",),
+    )
+    amqp_user: str | None = option(
+        None,
+        parse_text,
+        "User name on the broker when --amqp-url has none (default: guest).",
+        flag=False,
+        group=CONSUMING,
+        commands=CONSUME,
+        legacy=("AMQP_USER",),
+    )
+    amqp_password: str | None = option(
+        None,
+        str,
+        "Password on the broker when --amqp-url has none.",
+        flag=False,
+        group=CONSUMING,
+        commands=CONSUME,
+        mask=lambda value: "***",
+        legacy=("AMQP_PASSWORD",),
+    )
+    concurrency: int = option(
+        1,
+        lambda v: parse_int(v, 1),
+        "Messages each consumer worker handles at once: threads for a plain handler, tasks on "
+        "the event loop for an async one.",
+        "N",
+        group=CONSUMING,
+        commands=CONSUME,
+    )
+    prefetch: int | None = option(
+        None,
+        lambda v: parse_int(v, 1),
+        "Messages the broker may hand each consumer worker ahead of its handlers (default: --concurrency).",
+        "N",
+        group=CONSUMING,
+        commands=CONSUME,
+    )
+    handler_timeout: float | None = option(
+        None,
+        parse_optional(parse_positive_duration),
+        "A handler running longer than this has failed: an async one is cancelled; a plain one "
+        "fails liveness and its worker is replaced (off by default).",
+        "SECONDS",
+        group=CONSUMING,
+        commands=CONSUME,
+    )
+    no_declare: bool = option(
+        False,
+        parse_bool,
+        "Declare and bind nothing: consume an existing --queue as it is (for brokers that grant "
+        "no configure rights, durable or quorum queues, dead-letter settings).",
+        group=CONSUMING,
+        commands=CONSUME,
+    )
+    reconnect: bool = option(
+        False,
+        parse_bool,
+        "Accepted for django-hurricane's command lines: the consumer always reconnects, in the background.",
+        group=CONSUMING,
+        commands=CONSUME,
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -747,19 +1010,31 @@ class Alias:
 
     name: str
     target: str
-    deprecated: bool = False
+    commands: tuple[str, ...] = SERVE
+    deprecated_in: tuple[str, ...] = ()  # the commands that warn when it is used
+    meaning: str = ""  # its help where the target is not an option of the command
 
-    @property
-    def help(self) -> str:
+    def help(self, command: str) -> str:
         flag = flag_name(self.target)
-        return f"Deprecated alias of {flag}." if self.deprecated else f"Alias of {flag}."
+        if command in self.deprecated_in:
+            return f"Deprecated alias of {flag}."
+        if command in FIELDS[self.target].metadata["commands"] or not self.meaning:
+            return f"Alias of {flag}."
+        return self.meaning
 
 
 ALIASES = (
     # Hurricane's first release called the liveness probe path --probe.
     Alias("probe", "liveness_probe"),
-    # django-hurricane's name for a request count, although it sounds like a duration.
-    Alias("max_lifetime", "max_requests", deprecated=True),
+    # django-hurricane's name for a request count, although it sounds like a duration; its
+    # consume took the flag and ignored it. Here a consumer worker counts messages with it.
+    Alias(
+        "max_lifetime",
+        "max_requests",
+        commands=BOTH,
+        deprecated_in=SERVE,
+        meaning="Recycle a consumer worker after it has handled this many messages (off by default).",
+    ),
 )
 
 
@@ -802,41 +1077,62 @@ def suggestion(given: str, known: list[str]) -> str | None:
     return close[0] if close else None
 
 
+def takes(command: str, name: str) -> bool:
+    """Whether ``command`` has the option or alias ``name``."""
+    spec = FIELDS.get(name)
+    if spec is not None:
+        return command in spec.metadata["commands"]
+    return any(a.name == name and command in a.commands for a in ALIASES)
+
+
 def resolve(
     cli: Mapping[str, Any],
     settings: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    command: str = "serve",
 ) -> Options:
     """Build Options: cli > settings HURRICANE_<NAME> > env HURRICANE_<NAME> > default.
 
-    ``cli`` maps option names to values, None meaning "not given". Raises
-    OptionError for the first bad value or combination.
+    ``cli`` maps option names to values, None meaning "not given". Options that
+    ``command`` does not take keep their defaults, whatever the settings say (a
+    project's HURRICANE_PORT is for serve, not consume). Raises OptionError for the
+    first bad value or combination.
     """
     settings = settings or {}
     environ = environ or {}
     values: dict[str, Any] = {}
     for name, spec in FIELDS.items():
-        for given, source, raw in _candidates(name, cli, settings, environ):
+        for given, source, raw in _candidates(name, cli, settings, environ, command):
             try:
                 values[name] = spec.metadata["parse"](raw)
             except _Invalid as exc:
                 raise OptionError(given, raw, source, str(exc)) from None
             break
     if values.get("shutdown_delay") is None:
-        values["shutdown_delay"] = 5.0 if "KUBERNETES_SERVICE_HOST" in environ else 0.0
+        # Only an HTTP server has a load balancer to leave before it stops.
+        kubernetes = "KUBERNETES_SERVICE_HOST" in environ and command == "serve"
+        values["shutdown_delay"] = 5.0 if kubernetes else 0.0
     options = Options(**values)
-    validate(options)
+    validate(options, command)
     return options
 
 
 def _candidates(
-    name: str, cli: Mapping[str, Any], settings: Mapping[str, Any], environ: Mapping[str, str]
+    name: str,
+    cli: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    environ: Mapping[str, str],
+    command: str,
 ) -> Iterator[tuple[str, str, Any]]:
     """(name given, source, raw value) for every value given, highest precedence first.
 
-    At each level the option's own name wins over its aliases.
+    At each level the option's own name wins over its aliases, and both over the
+    option's django-hurricane names (``AMQP_HOST``).
     """
-    names = [name, *(a.name for a in ALIASES if a.target == name)]
+    names = [n for n in (name, *(a.name for a in ALIASES if a.target == name)) if takes(command, n)]
+    if not names:
+        return
+    legacy = FIELDS[name].metadata["legacy"] if takes(command, name) else ()
     for given in names:
         if cli.get(given) is not None:
             yield given, "the command line", cli[given]
@@ -845,15 +1141,18 @@ def _candidates(
             key = env_name(given)
             if mapping.get(key) is not None:
                 yield given, f"{level} {key}", mapping[key]
+        for key in legacy:
+            if mapping.get(key) is not None:
+                yield name, f"{level} {key}", mapping[key]
 
 
 def deprecations(
-    cli: Mapping[str, Any], settings: Mapping[str, Any], environ: Mapping[str, str]
+    cli: Mapping[str, Any], settings: Mapping[str, Any], environ: Mapping[str, str], command: str = "serve"
 ) -> list[str]:
     """One warning per deprecated alias that was given, naming where and the new name."""
     warnings = []
     for alias in ALIASES:
-        if not alias.deprecated:
+        if command not in alias.deprecated_in:
             continue
         key = env_name(alias.name)
         for source, given in (
@@ -867,10 +1166,12 @@ def deprecations(
     return warnings
 
 
-def validate(options: Options) -> None:
+def validate(options: Options, command: str = "serve") -> None:
     """Checks that involve more than one option."""
     same_host = options.effective_probe_host == options.host
-    if options.port and options.effective_probe_port == options.port and same_host and not options.no_probe:
+    if command == "consume":
+        validate_consume(options)
+    elif options.port and options.effective_probe_port == options.port and same_host and not options.no_probe:
         raise OptionError("probe_port", options.effective_probe_port, "the options", "is the same as --port")
     probes = {"liveness_probe": options.liveness_probe}
     for name in ("readiness_probe", "startup_probe"):
@@ -889,4 +1190,32 @@ def validate(options: Options) -> None:
             options.heartbeat_timeout,
             "the options",
             "must be longer than --heartbeat-interval",
+        )
+
+
+def validate_consume(options: Options) -> None:
+    """What consume needs beyond each option's own value."""
+    if options.handler is None:
+        raise OptionError(
+            "handler",
+            None,
+            "",
+            "is missing: name the handler (python manage.py consume myapp.consumers.handle)",
+        )
+    if options.amqp_url is None and options.amqp_host is None:
+        raise OptionError(
+            "amqp_host",
+            None,
+            "",
+            "is missing: give --amqp-host (HURRICANE_AMQP_HOST, AMQP_HOST) or --amqp-url",
+        )
+    if not options.queue and (options.no_declare or not options.exchange):
+        why = "--no-declare consumes an existing queue" if options.no_declare else "there is no --exchange"
+        raise OptionError("queue", None, "", f"is missing: {why}, so name the queue to consume")
+    if options.prefetch is not None and options.prefetch < options.concurrency:
+        raise OptionError(
+            "prefetch",
+            options.prefetch,
+            "the options",
+            f"is less than --concurrency {options.concurrency}: handlers would wait for messages",
         )

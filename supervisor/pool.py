@@ -75,7 +75,7 @@ class WorkerPool:
             if child is None:
                 return None
         else:
-            fds = {"app": self.app_fd}
+            fds = {"app": self.app_fd} if self.app_fd >= 0 else {}  # a consumer worker has no app socket
             child = spawn("worker", self.argv, self.options, fds, Pipe.FROM_CHILD, index, request_limit)
         worker = WorkerHandle(index, child, self.clock(), request_limit=request_limit, age_limit=age_limit)
         assert child.pipe is not None
@@ -284,6 +284,7 @@ class WorkerPool:
         if not self.recycler.request(worker, reason, self.clock()):
             return
         oldest = worker.heartbeat.oldest_request
+        consumer = worker.heartbeat.consumer
         if reason is RestartReason.REQUEST_TIMEOUT and oldest is not None:
             log.warning(
                 "%s: %s %s running for %.1fs exceeds --request-timeout: replacing the worker",
@@ -291,6 +292,12 @@ class WorkerPool:
                 oldest.method,
                 oldest.path,
                 oldest.age_s,
+            )
+        elif reason is RestartReason.HANDLER_TIMEOUT and consumer is not None:
+            log.warning(
+                "%s: a message handler running for %.1fs exceeds --handler-timeout: replacing the worker",
+                worker.label(),
+                consumer.oldest_s,
             )
 
     def advance_recycle(self, now: float) -> None:

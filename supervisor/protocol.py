@@ -44,6 +44,13 @@ class Phase(StrEnum):
         return self in (Phase.DRAINING, Phase.STOPPING)
 
 
+class WorkerKind(StrEnum):
+    """What a server's workers do: serve HTTP on the app socket, or consume from a broker."""
+
+    HTTP = "http"
+    CONSUMER = "consumer"
+
+
 class WorkerState(StrEnum):
     BOOTING = "booting"
     READY = "ready"
@@ -61,6 +68,8 @@ class RestartReason(StrEnum):
     MAX_MEMORY = "max-memory"
     MAX_AGE = "max-age"
     REQUEST_TIMEOUT = "request-timeout"
+    MAX_MESSAGES = "max-messages"  # a consumer worker's --max-lifetime
+    HANDLER_TIMEOUT = "handler-timeout"
     RELOAD = "reload"
     CODE_CHANGE = "code-change"
     SCALE_DOWN = "scale-down"
@@ -131,16 +140,60 @@ class Latency:
     sum_s: float = 0.0
 
 
+class Outcome(StrEnum):
+    """What became of a message a consumer worker received."""
+
+    ACKED = "acked"  # its handler returned (or a redelivery of one that had: see docs)
+    REQUEUED = "requeued"  # its handler failed on the first delivery: the broker delivers it again
+    REJECTED = "rejected"  # it failed again on redelivery: rejected, to the dead-letter exchange if any
+    RETURNED = "returned"  # never started: given back to the queue when the consumer stopped
+    INTERRUPTED = "interrupted"  # the connection closed before it was settled: the broker requeues it
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCounts:
+    """A consumer worker's cumulative counts: messages by Outcome, handler durations, reconnects."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    duration: Latency = Latency()  # buckets: counters.HANDLER_BUCKETS
+    reconnects: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Counters:
-    """Responses by method and status class (``{"GET": {"2xx": 120}}``) and their latency;
-    WebSocket messages by direction (``in``, ``out``), closes by code, upgrades refused by reason."""
+    """What a worker has done since it started, reported as running totals: responses by
+    method and status class (``{"GET": {"2xx": 120}}``) and their latency; WebSocket
+    messages by direction (``in``, ``out``), closes by code, upgrades refused by reason;
+    a consumer worker's messages."""
 
     responses: dict[str, dict[str, int]] = field(default_factory=dict)
     latency: Latency = Latency()
     websocket_messages: dict[str, int] = field(default_factory=dict)
     websocket_closes: dict[str, int] = field(default_factory=dict)
     websocket_refused: dict[str, int] = field(default_factory=dict)
+    messages: MessageCounts | None = None
+
+
+class BrokerLink(StrEnum):
+    """A consumer worker's connection to its broker."""
+
+    CONNECTING = "connecting"  # the first attempt is under way
+    CONNECTED = "connected"  # connection and channel open
+    DISCONNECTED = "disconnected"  # lost or refused: the next attempt waits its backoff
+    CLOSED = "closed"  # closed on purpose: the worker is stopping
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerState:
+    """What a consumer worker adds to its heartbeat: its broker connection and its messages."""
+
+    link: BrokerLink = BrokerLink.CONNECTING
+    registered: bool = False  # the broker confirmed the consumer (basic.consume-ok)
+    error: str = ""  # why the link is not up, or the last reason it went down
+    in_flight: int = 0  # handlers running
+    prefetched: int = 0  # delivered, waiting for a free handler
+    oldest_s: float = 0.0  # how long the longest-running handler has run
+    since_message_s: float | None = None  # since the last delivery; None before the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +218,7 @@ class Heartbeat:
     routes: dict[str, int] = field(default_factory=dict)  # routes placed inline or serial
     counters: Counters = Counters()
     unmeasured: dict[str, str] = field(default_factory=dict)  # what could not be measured, and why
+    consumer: ConsumerState | None = None  # only from a consumer worker
     type: MessageType = MessageType.HEARTBEAT
 
     @property

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from supervisor.options import Options
+from supervisor.protocol import WorkerKind
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,15 @@ class Spec:
 
 @dataclass(frozen=True)
 class LaunchSpec:
-    """The supervisor's launch spec, written by ``serve``: the options and the command
-    lines of the Django children."""
+    """The supervisor's launch spec, written by ``serve`` or ``consume``: the options, the
+    command lines of the Django children, and what kind of worker ``worker_argv`` starts."""
 
     options: Options
     worker_argv: list[str]
     prestart_argv: list[str] | None = None
     versions: dict[str, str] = field(default_factory=dict)  # Hurricane's, Django's, Python's
     template_argv: list[str] | None = None  # None: every worker is a fresh interpreter
+    kind: WorkerKind = WorkerKind.HTTP
 
     def to_json(self) -> str:
         data = {
@@ -70,6 +72,7 @@ class LaunchSpec:
             "prestart": self.prestart_argv,
             "versions": self.versions,
             "template": self.template_argv,
+            "kind": self.kind,
         }
         return json.dumps(data)
 
@@ -78,7 +81,8 @@ class LaunchSpec:
         data = json.loads(text)
         options = Options.from_dict(data["options"])
         versions = dict(data.get("versions", {}))
-        return cls(options, list(data["worker"]), data.get("prestart"), versions, data.get("template"))
+        kind = WorkerKind(data.get("kind", WorkerKind.HTTP))
+        return cls(options, list(data["worker"]), data.get("prestart"), versions, data.get("template"), kind)
 
 
 def write_descriptor(data: bytes) -> int:

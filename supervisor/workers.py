@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from supervisor.options import Options
 from supervisor.process import ChildProcess
-from supervisor.protocol import Heartbeat, RestartReason, WorkerState
+from supervisor.protocol import Heartbeat, MessageCounts, Outcome, RestartReason, WorkerState
 from supervisor.restart import RestartPolicy
 
 MiB = 1024 * 1024
@@ -81,8 +81,14 @@ def limits(options: Options, rng: random.Random) -> tuple[int | None, float | No
 def recycle_reason(worker: WorkerHandle, now: float, options: Options) -> RestartReason | None:
     """Why a healthy worker should be replaced now, if it should. Updates memory strikes."""
     hb = worker.heartbeat
-    if worker.request_limit is not None and hb.requests_total >= worker.request_limit:
-        return RestartReason.MAX_REQUESTS
+    consumer = hb.consumer
+    if worker.request_limit is not None:
+        # For a consumer worker, --max-lifetime counts the messages it has handled.
+        messages = hb.counters.messages
+        if consumer is None and hb.requests_total >= worker.request_limit:
+            return RestartReason.MAX_REQUESTS
+        if messages is not None and handled(messages) >= worker.request_limit:
+            return RestartReason.MAX_MESSAGES
     if options.max_memory is not None and hb.rss_bytes:
         if hb.rss_bytes > options.max_memory * MiB:
             worker.memory_strikes += 1
@@ -94,4 +100,13 @@ def recycle_reason(worker: WorkerHandle, now: float, options: Options) -> Restar
         return RestartReason.MAX_AGE
     if options.request_timeout is not None and hb.oldest_request_s > options.request_timeout:
         return RestartReason.REQUEST_TIMEOUT
+    timeout = options.handler_timeout
+    if consumer is not None and timeout is not None and consumer.in_flight and consumer.oldest_s > timeout:
+        return RestartReason.HANDLER_TIMEOUT
     return None
+
+
+def handled(messages: MessageCounts) -> int:
+    """Messages a consumer worker's handlers have finished with, whatever the outcome."""
+    finished = (Outcome.ACKED, Outcome.REQUEUED, Outcome.REJECTED)
+    return sum(messages.outcomes.get(outcome, 0) for outcome in finished)

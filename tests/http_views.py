@@ -57,6 +57,13 @@ def slow_stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(produce(), content_type="text/plain")
 
 
+def big(request: HttpRequest) -> HttpResponse:
+    """``mib`` MiB in one piece: the whole body reaches the connection in one write."""
+    return HttpResponse(
+        b"x" * (int(request.GET.get("mib", "1")) * MiB), content_type="application/octet-stream"
+    )
+
+
 def big_file(request: HttpRequest) -> FileResponse:
     """A sparse temporary file of ``mib`` MiB, unlinked at once: only the open file remains."""
     file = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it
@@ -95,6 +102,7 @@ urlpatterns = [
     path("environ", environ),
     path("environ/<path:rest>", environ),
     path("digest", digest),
+    path("big", big),
     path("big-stream", big_stream),
     path("slow-stream", slow_stream),
     path("big-file", big_file),

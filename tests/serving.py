@@ -162,13 +162,17 @@ def cmdline(pid: int) -> list[str]:
 
 
 def start(
-    *args: str, env: dict[str, str] | None = None, fast: bool = True, prefix: tuple[str, ...] = ()
+    *args: str,
+    env: dict[str, str] | None = None,
+    fast: bool = True,
+    prefix: tuple[str, ...] = (),
+    command: str = "serve",
 ) -> Server:
-    """Start serve (not waiting for anything); pair with ``stop()``.
+    """Start serve (or ``command``: consume) without waiting for anything; pair with ``stop()``.
 
     ``prefix`` runs serve under another command, such as ``unshare``.
     """
-    cmd = [*prefix, sys.executable, str(EXAMPLE / "manage.py"), "serve", *(FAST if fast else []), *args]
+    cmd = [*prefix, sys.executable, str(EXAMPLE / "manage.py"), command, *(FAST if fast else []), *args]
     proc = subprocess.Popen(
         cmd,
         cwd=EXAMPLE,

@@ -278,8 +278,15 @@ class Connection(asyncio.Protocol):
         """Close after what is written has gone out."""
         if self.transport is not None and self.state is not State.CLOSED:
             self.state = State.CLOSED
-            self.deadline = None
             self.transport.close()
+            # What is still buffered goes out at the client's pace, under the same rules as
+            # a response in progress: a client that never reads must not hold it forever.
+            if self.write_paused:
+                self.deadline = self.reader_deadline()
+            elif self.transport.get_write_buffer_size():
+                self.deadline = self.loop.time() + self.options.read_timeout
+            else:
+                self.deadline = None
 
     def hand_over(self) -> tuple[asyncio.Transport, bytes]:
         """Give the transport to another protocol (a WebSocket after an upgrade); what the client
@@ -318,6 +325,8 @@ class Connection(asyncio.Protocol):
                 self.transport.abort()
             else:
                 self.deadline = self.reader_deadline()
+        elif self.state is State.CLOSED and self.transport is not None:
+            self.transport.abort()  # closed with a little left to send, none of it taken
 
     # -- writing from a view thread -------------------------------------------------
 

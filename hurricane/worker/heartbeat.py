@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from hurricane import debugging
 from hurricane.checks import CheckRunner
@@ -24,7 +24,16 @@ if TYPE_CHECKING:
     from hurricane.worker.upgrades import WebSocketUpgrades
 from supervisor import protocol
 from supervisor.child import ParentPipe
-from supervisor.protocol import CheckError, CheckResult, Counters, DbResult, Heartbeat, WorkerState
+from supervisor.protocol import (
+    CheckError,
+    CheckResult,
+    ConsumerState,
+    Counters,
+    DbResult,
+    Heartbeat,
+    MessageCounts,
+    WorkerState,
+)
 
 log = logging.getLogger("hurricane.worker")
 
@@ -49,8 +58,20 @@ class ResidentMemory:
         return int(os.pread(self.fd, 256, 0).split()[1]) * self.page
 
 
+class ConsumerReport(Protocol):
+    """What a consumer worker tells its heartbeat (``hurricane.consumer.stats``)."""
+
+    def state(self) -> ConsumerState: ...
+
+    def counts(self) -> MessageCounts: ...
+
+
 class HeartbeatSender:
-    """Builds and sends this worker's heartbeats every ``interval`` seconds, on the loop."""
+    """Builds and sends this worker's heartbeats every ``interval`` seconds, on the loop.
+
+    An HTTP worker reports its requests (``stats``, ``placement``); a consumer
+    worker its broker connection and messages (``consumer``).
+    """
 
     def __init__(
         self,
@@ -58,11 +79,12 @@ class HeartbeatSender:
         index: int,
         interval: float,
         threads: int,
-        stats: RequestStats,
+        stats: RequestStats | None,
         checks: CheckRunner,
         placement: RoutePlacement | None = None,
         connections: Callable[[], int] = lambda: 0,
         upgrades: WebSocketUpgrades | None = None,
+        consumer: ConsumerReport | None = None,
     ) -> None:
         self.parent = parent
         self.index = index
@@ -73,6 +95,7 @@ class HeartbeatSender:
         self.placement = placement
         self.connections = connections
         self.upgrades = upgrades
+        self.consumer = consumer
         self.state = WorkerState.BOOTING
         self.loop_lag = 0.0
         self.memory = ResidentMemory()
@@ -106,18 +129,19 @@ class HeartbeatSender:
     def message(self, now: float) -> Heartbeat:
         unmeasured: dict[str, str] = {}
         checks, db = self.checks.report(now)
+        stats, consumer = self.stats, self.consumer
         return Heartbeat(
             pid=os.getpid(),
             worker=self.index,
             state=self.state,
             loop_lag_ms=round(1000 * self.loop_lag, 2),
-            in_flight=self.stats.in_flight,
-            queued=self.stats.queued,
+            in_flight=0 if stats is None else stats.in_flight,
+            queued=0 if stats is None else stats.queued,
             connections=self.connections(),
             websockets=0 if self.upgrades is None else len(self.upgrades.sessions),
             threads=self.threads,
-            requests_total=self.stats.requests_total,
-            oldest_request=self.stats.oldest(),
+            requests_total=0 if stats is None else stats.requests_total,
+            oldest_request=None if stats is None else stats.oldest(),
             rss_bytes=measured("rss", self.memory.read, unmeasured),
             checks=checks,
             db=db,
@@ -125,19 +149,22 @@ class HeartbeatSender:
             routes={} if self.placement is None else self.placement.counts(),
             counters=self.counters(),
             unmeasured=unmeasured,
+            consumer=None if consumer is None else consumer.state(),
         )
 
     def counters(self) -> Counters:
-        counters = self.stats.counters()
-        if self.upgrades is None:
-            return counters
-        counts = self.upgrades.counts
-        return dataclasses.replace(
-            counters,
-            websocket_messages={"in": counts.messages_in, "out": counts.messages_out},
-            websocket_closes=dict(counts.closes),
-            websocket_refused=dict(counts.refused),
-        )
+        counters = Counters() if self.stats is None else self.stats.counters()
+        if self.consumer is not None:
+            counters = dataclasses.replace(counters, messages=self.consumer.counts())
+        if self.upgrades is not None:
+            counts = self.upgrades.counts
+            counters = dataclasses.replace(
+                counters,
+                websocket_messages={"in": counts.messages_in, "out": counts.messages_out},
+                websocket_closes=dict(counts.closes),
+                websocket_refused=dict(counts.refused),
+            )
+        return counters
 
     def send(self, heartbeat: Heartbeat) -> None:
         if not self.parent.send_line(fit(heartbeat)):

@@ -24,6 +24,7 @@ ACCEPT_BATCH = 64  # connections taken per wakeup by a worker alone on the socke
 IDLE_AFTER_RESPONSE = 0.25
 IDLE_AFTER_ACCEPT = 1.0
 FD_EXHAUSTED_PAUSE = 0.1
+FULL_WARNING_EVERY = 10.0  # seconds: a worker kept full logs that once, not per client
 OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -59,7 +60,7 @@ class Listener:
         self.accept_batch = 1 if options.workers > 1 else ACCEPT_BATCH
         self.accepting = False
         self.full = False  # at --max-connections: accepting waits for a connection to close
-        self.warned_full = False
+        self.warned_full_at: float | None = None
         self.adopting = 0
         self.stopped = False
         self.sweep_every = max(0.02, min(1.0, options.keep_alive_timeout / 4, options.read_timeout / 4))
@@ -116,22 +117,27 @@ class Listener:
 
     def make_room(self) -> None:
         """At the limit with a client waiting: stop accepting until a connection closes, and
-        close the one idle longest, if there is one, so that happens soon."""
+        close the one idle longest, if there is one and none is closing already, so that happens
+        soon. Connections still being adopted may be idle ones: ``adopted`` tries again for each."""
         self.full = True
         self.pause()
+        if any(c.state is State.CLOSED for c in self.connections):
+            return  # one is closing already: its room is on the way
         idle = [c for c in self.connections if c.state is State.IDLE]
         if idle:
             min(idle, key=lambda c: c.idle_since).evict()
-        elif not self.warned_full:
-            self.warned_full = True
-            log.warning(
-                "worker at --max-connections (%d), every connection busy: not accepting", self.max_connections
-            )
+        elif not self.adopting:
+            now = self.loop.time()
+            if self.warned_full_at is None or now - self.warned_full_at > FULL_WARNING_EVERY:
+                self.warned_full_at = now
+                log.warning(
+                    "worker at --max-connections (%d), every connection busy: not accepting",
+                    self.max_connections,
+                )
 
     def connection_gone(self) -> None:
         if self.full and self.held() < self.max_connections:
             self.full = False
-            self.warned_full = False
             self.resume()
 
     def accept_backlog(self) -> None:
@@ -151,7 +157,10 @@ class Listener:
 
     def adopted(self, task: asyncio.Future[Any]) -> None:
         self.adopting -= 1
-        self.connection_gone()  # it is in the registry now, or failed: either may make room
+        if self.full and self.held() >= self.max_connections:
+            self.make_room()  # the client that found us full still waits: this one may be idle
+        else:
+            self.connection_gone()  # it failed, or room opened meanwhile
         if not task.cancelled() and task.exception() is not None:
             log.debug("a connection failed before it started: %s", task.exception())
 

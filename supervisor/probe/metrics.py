@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from supervisor import counters, health
 from supervisor.probe.state import ProbeState
-from supervisor.protocol import Snapshot, WorkerReport, WorkerState
+from supervisor.protocol import BrokerLink, Outcome, Snapshot, WorkerReport, WorkerState
 
 WORKER_LABELS = ["worker", "pid"]
 
@@ -50,6 +50,9 @@ def families(snapshot: Snapshot, age: float) -> Iterator[Metric]:
     yield from checks(workers)
     yield routes(workers)
     yield from websockets(totals)
+    if totals.messages is not None or any(w.heartbeat.consumer is not None for w in workers):
+        yield from messages(totals.messages or counters.MessageTotals())
+        yield from consumers(workers, age)
     yield from supervisor_gauges(snapshot, age)
     yield info(snapshot.versions)
 
@@ -190,6 +193,74 @@ def info(found: dict[str, str]) -> Metric:
     labels = [found.get("hurricane", "?"), found.get("django", "?"), found.get("python", "?")]
     family.add_metric(labels, 1.0)
     return family
+
+
+def messages(totals: counters.MessageTotals) -> Iterator[Metric]:
+    """Consumer workers' counts, the live ones' and the retired ones' together."""
+    family = CounterMetricFamily("hurricane_messages", "Messages received, by outcome.", labels=["outcome"])
+    for outcome in Outcome:
+        family.add_metric([outcome], totals.outcomes.get(outcome, 0))
+    yield family
+    duration = HistogramMetricFamily(
+        "hurricane_message_duration_seconds", "How long message handlers ran, whatever their outcome."
+    )
+    bounds = [repr(b) for b in counters.HANDLER_BUCKETS] + ["+Inf"]
+    histogram = totals.duration
+    duration.add_metric([], list(zip(bounds, histogram.buckets, strict=True)), histogram.sum_s)
+    yield duration
+    yield CounterMetricFamily(
+        "hurricane_broker_reconnects",
+        "Connections to the broker made again after one was lost.",
+        value=totals.reconnects,
+    )
+
+
+def consumers(workers: Sequence[WorkerReport], age: float) -> Iterator[Metric]:
+    """Each consumer worker's broker connection and the messages it holds."""
+    gauges = {
+        "in_flight": GaugeMetricFamily(
+            "hurricane_messages_in_flight", "Messages whose handler is running.", labels=WORKER_LABELS
+        ),
+        "prefetched": GaugeMetricFamily(
+            "hurricane_messages_prefetched",
+            "Messages delivered ahead, waiting for a free handler.",
+            labels=WORKER_LABELS,
+        ),
+        "oldest": GaugeMetricFamily(
+            "hurricane_message_oldest_seconds",
+            "How long the longest-running handler has run.",
+            labels=WORKER_LABELS,
+        ),
+        "last": GaugeMetricFamily(
+            "hurricane_message_last_seconds", "Seconds since the last message arrived.", labels=WORKER_LABELS
+        ),
+        "registered": GaugeMetricFamily(
+            "hurricane_consumer_registered",
+            "1 if the broker has confirmed the worker's consumer.",
+            labels=WORKER_LABELS,
+        ),
+    }
+    link = GaugeMetricFamily(
+        "hurricane_broker_connection",
+        "1 for the state the worker's broker connection is in.",
+        labels=[*WORKER_LABELS, "state"],
+    )
+    for worker in workers:
+        consumer = worker.heartbeat.consumer
+        if consumer is None:
+            continue
+        labels = _labels(worker)
+        gauges["in_flight"].add_metric(labels, consumer.in_flight)
+        gauges["prefetched"].add_metric(labels, consumer.prefetched)
+        running = consumer.oldest_s + health.hb_age(worker, age) if consumer.in_flight else 0.0
+        gauges["oldest"].add_metric(labels, running)
+        if consumer.since_message_s is not None:
+            gauges["last"].add_metric(labels, consumer.since_message_s + health.hb_age(worker, age))
+        gauges["registered"].add_metric(labels, 1.0 if consumer.registered else 0.0)
+        for state in BrokerLink:
+            link.add_metric([*labels, state], 1.0 if consumer.link is state else 0.0)
+    yield from gauges.values()
+    yield link
 
 
 def supervisor_gauges(snapshot: Snapshot, age: float) -> Iterator[Metric]:

@@ -61,6 +61,7 @@ def summary(worker: WorkerReport, age: float) -> dict[str, Any]:
         "requests_total": heartbeat.requests_total,
         "rss_bytes": heartbeat.rss_bytes,
         "checks": {tag: check_summary(result) for tag, result in heartbeat.checks.items()},
+        **({} if heartbeat.consumer is None else {"consumer": to_wire(heartbeat.consumer)}),
     }
 
 

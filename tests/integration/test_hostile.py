@@ -77,6 +77,29 @@ def test_bodies_sent_a_byte_at_a_time_are_cut_with_408_after_the_grace():
     assert times[0] > 4.5 and times[-1] < 8.0, f"cut after {times[0]:.1f}..{times[-1]:.1f}s"
 
 
+def test_a_response_left_unread_after_its_connection_closed_is_dropped_in_time():
+    """Connection: close with 8 MiB in one write that the client never reads: the buffered
+    rest must not stay in the worker until the client goes."""
+    with serving("--settings", "http_settings", "--read-timeout", "2") as server:
+        clients = []
+        try:
+            for _ in range(4):
+                sock = socket.create_connection(("127.0.0.1", server.app_port), timeout=10)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.sendall(b"GET /big?mib=8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                clients.append(sock)
+            wait_until(
+                lambda: connections(server) == 4, 10, "the four connections held", lambda: server.output
+            )
+            wait_until(
+                lambda: connections(server) == 0, 20, "the unread responses dropped", lambda: server.output
+            )
+        finally:
+            for sock in clients:
+                sock.close()
+    assert re.search(r"cut off 127\.0\.0\.1: it took \d+ bytes of the response in", server.output)
+
+
 def test_a_client_that_reads_a_response_too_slowly_is_cut_off_and_frees_its_view_thread():
     with serving("--settings", "http_settings", "--threads", "2") as server:
         sock = socket.create_connection(("127.0.0.1", server.app_port), timeout=10)

@@ -266,7 +266,10 @@ def test_readiness_stays_green_through_a_recycle_even_with_slow_checks(tmp_path)
     state = tmp_path / "checks.json"
     state.write_text('{"readiness": "hang", "hang_s": 1.0}')  # each readiness round takes 1s
     env = serve_env(CHECKAPP_STATE=str(state))
-    with serving("--settings", "check_settings", env=env) as server:
+    # Heartbeats every 0.5s (stale after 1.5s): on a loaded machine the tests' usual 0.1s
+    # (stale after 0.3s) can fail readiness for a late heartbeat, which is not this test's point.
+    args = ("--settings", "check_settings", "--heartbeat-interval", "0.5")
+    with serving(*args, env=env) as server:
         [old] = server.worker_pids()
         server.signal(signal.SIGHUP)
         seen: list[int] = []

@@ -104,3 +104,22 @@ def test_scale_up_and_down():
         sup.pool.scale_down()
         step_until(sup, lambda: len(sup.pool.workers) == 1)
         assert sup.pool.workers[0].index == 0
+
+
+def test_consumer_workers_get_no_app_socket():
+    cli = {"no_probe": True, "heartbeat_interval": "0.05", "handler": "a.b", "queue": "q", "amqp_host": "h"}
+    saved = dict(os.environ)
+    os.environ["STUB_MODE"] = "ok"
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    sup = Supervisor(resolve(cli, command="consume"), STUB, kind=protocol.WorkerKind.CONSUMER)
+    try:
+        sup.bind()
+        assert sup.app_socket is None and sup.pool.app_fd == -1
+        sup.pool.respawn_due(sup.clock())
+        step_until(sup, lambda: sup.phase is Phase.RUNNING)
+        [worker] = sup.pool.workers
+        assert "--spec-fd" in worker.child.popen.args
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        sup.cleanup()

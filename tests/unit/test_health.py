@@ -117,3 +117,61 @@ def test_probe_state_ages_the_snapshot_with_its_own_clock():
     status, body = state.answer(health.ready)
     assert status == 503
     assert body["workers"][0]["heartbeat_age_s"] == 3.5
+
+
+# -- consumer workers: the broker link in the heartbeat --------------------------------------
+
+
+def consumer(link="connected", registered=True, in_flight=0, oldest_s=0.0, error=""):
+    return {
+        "consumer": {
+            "link": link,
+            "registered": registered,
+            "error": error,
+            "in_flight": in_flight,
+            "oldest_s": oldest_s,
+        }
+    }
+
+
+CONSUMING = resolve(
+    {"handler": "a.b", "queue": "q", "amqp_host": "mq", "handler_timeout": "30", "heartbeat_interval": "1"},
+    command="consume",
+)
+
+
+def test_a_registered_consumer_is_ready():
+    snap = snapshot(worker(**consumer()))
+    assert health.startup(snap, 0.0, CONSUMING).ok
+    assert health.ready(snap, 0.0, CONSUMING).ok
+    assert health.alive(snap, 0.0, CONSUMING).ok
+
+
+def test_startup_waits_for_the_broker_to_confirm_the_consumer():
+    snap = snapshot(worker(**consumer(registered=False)), startup_done=False)
+    assert health.startup(snap, 0.0, CONSUMING).reason == "consumer not registered with the broker yet"
+    refused = consumer(link="disconnected", registered=False, error="ConnectionRefusedError: refused")
+    verdict = health.startup(snapshot(worker(**refused), startup_done=False), 0.0, CONSUMING)
+    assert verdict == health.Verdict(False, "broker disconnected: ConnectionRefusedError: refused")
+
+
+def test_a_broker_outage_fails_readiness_never_liveness():
+    lost = consumer(link="disconnected", registered=False, error="320 CONNECTION_FORCED")
+    snap = snapshot(worker(**lost))
+    assert health.ready(snap, 0.0, CONSUMING).reason == "broker disconnected: 320 CONNECTION_FORCED"
+    assert health.alive(snap, 0.0, CONSUMING).ok
+    assert health.ready(snapshot(worker(**lost), worker(**consumer())), 0.0, CONSUMING).ok  # another consumes
+
+
+def test_a_handler_past_the_handler_timeout_fails_liveness_until_its_worker_is_being_replaced():
+    stuck = worker(**consumer(in_flight=1, oldest_s=29.5))
+    assert health.alive(snapshot(stuck), 0.0, CONSUMING).ok
+    verdict = health.alive(snapshot(stuck), 1.0, CONSUMING)  # the snapshot aged: 29.5 + 0.1 + 1.0
+    assert not verdict.ok and "--handler-timeout 30s" in verdict.reason
+    retiring = {**stuck, "retiring": "handler-timeout"}
+    assert health.alive(snapshot(retiring), 1.0, CONSUMING).ok
+    assert health.alive(snapshot(worker(**consumer(in_flight=0, oldest_s=99.0))), 0.0, CONSUMING).ok
+
+
+def test_http_workers_have_no_broker():
+    assert health.consumer_failure(snapshot(worker()).workers[0].heartbeat) is None

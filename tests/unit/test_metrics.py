@@ -172,3 +172,56 @@ def test_metrics_path_must_not_be_a_probe_path_unless_metrics_are_off():
         resolve({"metrics": "/ready"})
     assert resolve({"metrics": "/ready", "no_metrics": True}).no_metrics
     assert resolve({}, environ={"HURRICANE_METRICS": "/prom"}).metrics == "/prom"
+
+
+# -- consumer workers ---------------------------------------------------------------------------
+
+
+def consumer_worker(index, pid, outcomes, reconnects=0, **state):
+    duration = counters.Histogram(counters.HANDLER_BUCKETS)
+    for seconds in (0.01, 0.2, 90.0):
+        duration.observe(seconds)
+    messages = {"outcomes": outcomes, "duration": to_wire(duration.latency()), "reconnects": reconnects}
+    consumer = {"link": "connected", "registered": True, "in_flight": 2, "prefetched": 5, "oldest_s": 1.5}
+    consumer.update(state)
+    return {
+        "worker": index,
+        "pid": pid,
+        "state": "ready",
+        "hb_age_s": 0.25,
+        "heartbeat": {"consumer": consumer, "counters": {"messages": messages}},
+    }
+
+
+def test_consumer_metrics_sum_live_and_retired_workers():
+    retired = {"messages": {"outcomes": {"acked": 100, "rejected": 1}, "reconnects": 2}}
+    snapshot = {
+        "retired": retired,
+        "workers": [
+            consumer_worker(0, 21, {"acked": 10, "requeued": 1}, reconnects=1, since_message_s=3.0),
+            consumer_worker(1, 22, {"acked": 5}, link="disconnected", registered=False, in_flight=0),
+        ],
+    }
+    samples = scrape(snapshot, age=0.5)
+    assert value(samples, "hurricane_messages_total", outcome="acked") == 115
+    assert value(samples, "hurricane_messages_total", outcome="rejected") == 1
+    assert value(samples, "hurricane_messages_total", outcome="returned") == 0
+    assert value(samples, "hurricane_broker_reconnects_total") == 3
+    assert value(samples, "hurricane_message_duration_seconds_count") == 6  # retired ones kept no histogram
+    assert value(samples, "hurricane_message_duration_seconds_bucket", le="60.0") == 4
+    assert value(samples, "hurricane_message_duration_seconds_bucket", le="120.0") == 6
+    w0, w1 = {"worker": "0", "pid": "21"}, {"worker": "1", "pid": "22"}
+    assert value(samples, "hurricane_messages_in_flight", **w0) == 2
+    assert value(samples, "hurricane_messages_prefetched", **w0) == 5
+    assert value(samples, "hurricane_message_oldest_seconds", **w0) == pytest.approx(1.5 + 0.75)
+    assert value(samples, "hurricane_message_oldest_seconds", **w1) == 0
+    assert value(samples, "hurricane_message_last_seconds", **w0) == pytest.approx(3.75)
+    assert ("hurricane_message_last_seconds", tuple(sorted(w1.items()))) not in samples  # none yet
+    assert value(samples, "hurricane_consumer_registered", **w1) == 0
+    assert value(samples, "hurricane_broker_connection", state="connected", **w0) == 1
+    assert value(samples, "hurricane_broker_connection", state="disconnected", **w1) == 1
+    assert value(samples, "hurricane_broker_connection", state="connected", **w1) == 0
+
+
+def test_http_servers_show_no_consumer_metrics():
+    assert not any(name.startswith("hurricane_message") for name, _ in scrape(SNAPSHOT))

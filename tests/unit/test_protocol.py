@@ -8,12 +8,15 @@ import pytest
 from supervisor import protocol
 from supervisor.protocol import (
     BootError,
+    BrokerLink,
     CheckError,
     CheckResult,
+    ConsumerState,
     Counters,
     DbResult,
     Heartbeat,
     Latency,
+    MessageCounts,
     Phase,
     RestartReason,
     RunningRequest,
@@ -46,8 +49,29 @@ HEARTBEAT_LINE = (
     b'"msg":"cache cold","hint":null}],"took_ms":1.5,"age_s":0.2}},"db":{"default":{"ok":true,'
     b'"msg":"","took_ms":0.3}},"debugger":false,"routes":{"inline":1,"serial":0},"counters":'
     b'{"responses":{"GET":{"2xx":7}},"latency":{"buckets":[1,2],"sum_s":0.01},"websocket_messages":{},'
-    b'"websocket_closes":{},"websocket_refused":{}},"unmeasured":{},'
+    b'"websocket_closes":{},"websocket_refused":{},"messages":null},"unmeasured":{},"consumer":null,'
     b'"type":"heartbeat"}\n'
+)
+
+# A consumer worker's heartbeat: what it adds (the same line shape, nothing of an HTTP worker's).
+CONSUMER_HEARTBEAT = Heartbeat(
+    pid=43,
+    state=WorkerState.READY,
+    threads=4,
+    counters=Counters(
+        messages=MessageCounts({"acked": 9, "rejected": 1}, Latency((3, 10), 1.5), reconnects=2)
+    ),
+    consumer=ConsumerState(BrokerLink.DISCONNECTED, False, "320 CONNECTION_FORCED", 1, 2, 0.75, 4.0),
+)
+CONSUMER_LINE = (
+    b'{"v":1,"pid":43,"worker":0,"state":"ready","loop_lag_ms":0.0,"in_flight":0,"queued":0,'
+    b'"connections":0,"websockets":0,"threads":4,"requests_total":0,"oldest_request":null,"rss_bytes":null,"checks":{},"db":{},'
+    b'"debugger":false,"routes":{},"counters":{"responses":{},"latency":{"buckets":[],"sum_s":0.0},'
+    b'"websocket_messages":{},"websocket_closes":{},"websocket_refused":{},'
+    b'"messages":{"outcomes":{"acked":9,"rejected":1},"duration":{"buckets":[3,10],"sum_s":1.5},'
+    b'"reconnects":2}},"unmeasured":{},"consumer":{"link":"disconnected","registered":false,'
+    b'"error":"320 CONNECTION_FORCED","in_flight":1,"prefetched":2,"oldest_s":0.75,'
+    b'"since_message_s":4.0},"type":"heartbeat"}\n'
 )
 
 
@@ -55,6 +79,15 @@ def test_a_heartbeat_line_is_pinned_byte_for_byte_and_decodes_to_the_same_heartb
     line = protocol.encode(HEARTBEAT)
     assert line == HEARTBEAT_LINE
     assert protocol.decode_child(json.loads(line), "test") == HEARTBEAT
+
+
+def test_a_consumer_heartbeat_line_is_pinned_too():
+    line = protocol.encode(CONSUMER_HEARTBEAT)
+    assert line == CONSUMER_LINE
+    assert protocol.decode_child(json.loads(line), "test") == CONSUMER_HEARTBEAT
+    unknown_link = json.loads(line)
+    unknown_link["consumer"]["link"] = "teleporting"
+    assert protocol.decode_child(unknown_link, "test") is None
 
 
 def test_a_snapshot_round_trips():

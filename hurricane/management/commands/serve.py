@@ -7,12 +7,15 @@ import functools
 import os
 import sys
 from argparse import ArgumentParser, _ArgumentGroup
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from hurricane import launch
+
+if TYPE_CHECKING:
+    from supervisor.options import Options
 
 
 class Command(BaseCommand):
@@ -22,6 +25,8 @@ class Command(BaseCommand):
         "the environment (command line > settings > environment > default)."
     )
     requires_system_checks: list[str] = []  # the workers run the checks, continuously
+    name = "serve"  # which options it takes (supervisor.options: commands=)
+    worker_kind = "http"
 
     def get_version(self) -> str:
         """``serve --version``: Hurricane's version, with Django's and Python's."""
@@ -47,7 +52,7 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        add_option_flags(parser, "serve")
+        add_option_flags(parser, self.name)
 
     def handle(self, *args: Any, **given: Any) -> None:
         from hurricane import debugging  # imports supervisor: only after the package check
@@ -55,39 +60,58 @@ class Command(BaseCommand):
 
         names = [*FIELDS, *(alias.name for alias in ALIASES)]
         cli = {name: given.get(name) for name in names}
+        for name, spec in FIELDS.items():  # the positional argument is the same option
+            if spec.metadata["positional"] and cli.get(name) is None:
+                cli[name] = given.get(f"{name}_path")
         from_settings = {
-            env_name(name): getattr(settings, env_name(name))
-            for name in names
-            if hasattr(settings, env_name(name))
+            key: getattr(settings, key) for key in setting_names(names) if hasattr(settings, key)
         }
         # django-hurricane's name for it; the probe process cannot read settings itself.
         if hasattr(settings, "LOG_PROBES"):
             from_settings.setdefault(env_name("log_probes"), settings.LOG_PROBES)
         try:
-            options = resolve(cli, from_settings, os.environ)
+            options = resolve(cli, from_settings, os.environ, self.name)
             debugging.check_packages(options)
+            self.check_options(options)
         except OptionError as exc:
             raise CommandError(str(exc), returncode=2) from None
-        missing = debugging.missing_websockets(getattr(settings, "ASGI_APPLICATION", None))
-        if missing is not None:
-            raise CommandError(missing, returncode=2)
-        for warning in deprecations(cli, from_settings, os.environ):
+        if self.worker_kind == "http":
+            missing = debugging.missing_websockets(getattr(settings, "ASGI_APPLICATION", None))
+            if missing is not None:
+                raise CommandError(missing, returncode=2)
+        for warning in deprecations(cli, from_settings, os.environ, self.name):
             self.stderr.write(f"warning: {warning}")
-        launch.exec_supervisor(options)
+        launch.exec_supervisor(options, self.worker_kind)
+
+    def check_options(self, options: Options) -> None:
+        """What only this command can check, with Django loaded; raises OptionError."""
+
+
+def setting_names(names: list[str]) -> list[str]:
+    """Every settings name an option may be given by: HURRICANE_<NAME>, and django-hurricane's."""
+    from supervisor.options import FIELDS, env_name
+
+    legacy = [key for spec in FIELDS.values() for key in spec.metadata["legacy"]]
+    return [*(env_name(name) for name in names), *legacy]
 
 
 def add_option_flags(parser: ArgumentParser, command: str) -> None:
     """The command's options as flags, in the groups docs/options.md uses."""
-    from supervisor.options import ALIASES, FIELDS, GROUPS
+    from supervisor.options import ALIASES, FIELDS, GROUPS, flag_name
 
     groups = {name: parser.add_argument_group(name) for name in GROUPS}
     for name, spec in FIELDS.items():
-        if spec.metadata["flag"] and command in spec.metadata["commands"]:
+        if command not in spec.metadata["commands"]:
+            continue
+        if spec.metadata["positional"]:
+            help = spec.metadata["help"].rstrip(".") + f" (or {flag_name(name)})."
+            parser.add_argument(f"{name}_path", nargs="?", metavar=spec.metadata["metavar"], help=help)
+        if spec.metadata["flag"]:
             add_flag(groups[spec.metadata["group"]], name, spec, spec.metadata["help"])
     for alias in ALIASES:
-        target = FIELDS[alias.target]
-        if command in target.metadata["commands"]:
-            add_flag(groups[target.metadata["group"]], alias.name, target, alias.help, with_default=False)
+        if command in alias.commands:
+            group = groups[FIELDS[alias.target].metadata["group"]]
+            add_flag(group, alias.name, FIELDS[alias.target], alias.help(command), with_default=False)
 
 
 def add_flag(
