@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import socket
 from collections.abc import Callable
@@ -29,11 +30,20 @@ OUT_OF_FDS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class Connections(set[Connection]):
-    """The open connections; ``on_gone`` hears of each one that closes."""
+    """The open connections; ``on_gone`` hears of each one that closes.
+
+    ``starting`` holds those accepted whose transport is not up yet: each moves to the
+    set itself when it starts, so it is counted once, whichever happened last.
+    """
 
     def __init__(self, on_gone: Callable[[], None]) -> None:
         super().__init__()
         self.on_gone = on_gone
+        self.starting: set[Connection] = set()
+
+    def add(self, conn: Connection) -> None:
+        self.starting.discard(conn)
+        super().add(conn)
 
     def discard(self, conn: object) -> None:
         super().discard(conn)
@@ -61,7 +71,6 @@ class Listener:
         self.accepting = False
         self.full = False  # at --max-connections: accepting waits for a connection to close
         self.warned_full_at: float | None = None
-        self.adopting = 0
         self.stopped = False
         self.sweep_every = max(0.02, min(1.0, options.keep_alive_timeout / 4, options.read_timeout / 4))
 
@@ -113,7 +122,7 @@ class Listener:
             self.adopt(conn)
 
     def held(self) -> int:
-        return len(self.connections) + self.adopting + self.upgraded()
+        return len(self.connections) + len(self.connections.starting) + self.upgraded()
 
     def make_room(self) -> None:
         """At the limit with a client waiting: stop accepting until a connection closes, and
@@ -126,7 +135,7 @@ class Listener:
         idle = [c for c in self.connections if c.state is State.IDLE]
         if idle:
             min(idle, key=lambda c: c.idle_since).evict()
-        elif not self.adopting:
+        elif not self.connections.starting:
             now = self.loop.time()
             if self.warned_full_at is None or now - self.warned_full_at > FULL_WARNING_EVERY:
                 self.warned_full_at = now
@@ -147,16 +156,15 @@ class Listener:
     def adopt(self, conn: socket.socket) -> None:
         conn.setblocking(False)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # The transport comes up on a later loop iteration; until then the drain must count it.
-        self.adopting += 1
-        task = asyncio.ensure_future(self.loop.connect_accepted_socket(self.new_connection, conn))
-        task.add_done_callback(self.adopted)
+        # The transport comes up on a later loop iteration; until then the limit and the
+        # drain must count the connection.
+        connection = Connection(self.loop, self.options, self.handle, self.connections)
+        self.connections.starting.add(connection)
+        task = asyncio.ensure_future(self.loop.connect_accepted_socket(lambda: connection, conn))
+        task.add_done_callback(functools.partial(self.adopted, connection))
 
-    def new_connection(self) -> Connection:
-        return Connection(self.loop, self.options, self.handle, self.connections)
-
-    def adopted(self, task: asyncio.Future[Any]) -> None:
-        self.adopting -= 1
+    def adopted(self, connection: Connection, task: asyncio.Future[Any]) -> None:
+        self.connections.starting.discard(connection)  # it failed before it started
         if self.full and self.held() >= self.max_connections:
             self.make_room()  # the client that found us full still waits: this one may be idle
         else:
@@ -181,4 +189,4 @@ class Listener:
 
     def between_requests(self) -> int:
         """Connections without a request in flight (they close once idle), and those starting."""
-        return self.adopting + sum(1 for c in self.connections if c.state is not State.APP)
+        return len(self.connections.starting) + sum(1 for c in self.connections if c.state is not State.APP)

@@ -26,8 +26,12 @@ def test_idle_connections_past_a_low_descriptor_limit_leave_room_for_a_new_clien
         try:
             for _ in range(400):  # more than the worker may hold, more than its descriptors
                 idle.append(socket.create_connection(("127.0.0.1", server.app_port), timeout=5))
+            seen: list[int] = []
             wait_until(
-                lambda: connections(server) == cap, 20, f"{cap} connections held", lambda: server.output
+                lambda: seen.append(connections(server)) or seen[-1] == cap,
+                20,
+                f"{cap} connections held",
+                lambda: f"connections seen: {sorted(set(seen))}\n{server.output}",
             )
             assert server.get("/hello", timeout=10) == (200, b"Hello, world!\n")
             assert server.probe("/ready")[0] == 200
