@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import statistics
@@ -78,8 +79,10 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()
+    # Hurricane's --loop auto takes uvloop where it is installed, as uvicorn[standard] does.
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {psutil.virtual_memory().total / 2**30:.0f} GiB, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
-        f"load average before the run's end {load[0]:.2f}"
+        f"load average before the run's end {load[0]:.2f}; Hurricane's workers on the {loop} event loop"
     )

@@ -30,6 +30,17 @@ def check_packages(options: Options) -> None:
             )
 
 
+def check_loop(options: Options) -> None:
+    """``--loop uvloop`` without uvloop installed fails in one line; ``auto`` falls back."""
+    if options.loop == "uvloop" and not importable("uvloop"):
+        raise OptionError(
+            "loop",
+            options.loop,
+            "the options",
+            "needs the uvloop package: pip install 'hurricane-server[uvloop]'",
+        )
+
+
 def missing_websockets(asgi_application: str | None) -> str | None:
     """Why ASGI_APPLICATION cannot be served (its WebSockets need the websockets package), if so."""
     if asgi_application and not importable("websockets"):

@@ -163,6 +163,16 @@ def parse_log_format(value: Any) -> str:
     return fmt
 
 
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def parse_loop(value: Any) -> str:
+    loop = str(value).strip().lower()
+    if loop not in LOOPS:
+        raise _Invalid("is not an event loop (auto, asyncio, uvloop)")
+    return loop
+
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -408,6 +418,15 @@ class Options:
         "Threads per worker that run views, started as needed; 0 runs views on the event loop, "
         "one at a time.",
         "N",
+        group=SERVING,
+    )
+    loop: str = option(
+        "auto",
+        parse_loop,
+        "The workers' event loop: uvloop (the [uvloop] extra), asyncio's own, or auto: uvloop "
+        "when it is installed.",
+        "LOOP",
+        commands=BOTH,
         group=SERVING,
     )
     db_connections_kept: int = option(

@@ -69,20 +69,24 @@ class TemplateProcess:
         elif isinstance(message, protocol.BootError):
             self.boot_error = message.error
 
-    def read(self) -> bool:
-        """Take one message that arrived; False once the template has gone."""
+    def receive(self) -> tuple[bool, protocol.ChildMessage | None]:
+        """One message off the channel, if it held one; False once the template has gone."""
         try:
             data, fds = channel.receive(self.control)
         except OSError:
-            return False
+            return False, None
         for fd in fds:
             os.close(fd)
         if data is None:
-            return False
-        message = protocol.decode_child(data, f"template (pid {self.pid})") if data else None
+            return False, None
+        return True, protocol.decode_child(data, f"template (pid {self.pid})") if data else None
+
+    def read(self) -> bool:
+        """Take one message that arrived; False once the template has gone."""
+        alive, message = self.receive()
         if message is not None:
             self.take(message)
-        return True
+        return alive
 
     def fork(self, index: int, request_limit: int | None, pipe: int) -> int | None:
         """Ask for a worker; its pid, or None if the template did not answer in time."""
@@ -97,17 +101,14 @@ class TemplateProcess:
                     "the worker template (pid %d) did not fork a worker within %.0fs", self.pid, FORK_TIMEOUT
                 )
                 return None
-            try:
-                data, fds = channel.receive(self.control)
-            except OSError:
+            alive, message = self.receive()
+            if not alive:
                 return None
-            for fd in fds:
-                os.close(fd)
-            if data is None:
-                return None
-            message = protocol.decode_child(data, f"template (pid {self.pid})") if data else None
-            if isinstance(message, protocol.WorkerForked) and message.index == index:
-                return message.pid
+            if isinstance(message, protocol.WorkerForked):
+                if message.index == index:
+                    return message.pid
+            elif message is not None:
+                self.take(message)
             if message is not None:
                 self.take(message)
 

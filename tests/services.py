@@ -44,7 +44,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "Deadline",
@@ -1112,16 +1112,24 @@ def _unavailable(exc: ServiceUnavailable) -> None:
     pytest.skip(str(exc))
 
 
+_Server = TypeVar("_Server", PostgresServer, RedisServer, RabbitMQServer)
+
+
+def _running(kind: Callable[[], _Server]) -> Iterator[_Server]:
+    """A private server for the session, stopped by PID at its end."""
+    try:
+        server = kind()
+    except ServiceUnavailable as exc:
+        _unavailable(exc)
+    with server:
+        yield server
+
+
 if pytest is not None:
 
     @pytest.fixture(scope="session")
     def postgres_server() -> Iterator[PostgresServer]:
-        try:
-            server = PostgresServer()
-        except ServiceUnavailable as exc:
-            _unavailable(exc)
-        with server:
-            yield server
+        yield from _running(PostgresServer)
 
     @pytest.fixture
     def postgres(postgres_server: PostgresServer) -> PostgresServer:
@@ -1131,12 +1139,7 @@ if pytest is not None:
 
     @pytest.fixture(scope="session")
     def redis_server() -> Iterator[RedisServer]:
-        try:
-            server = RedisServer()
-        except ServiceUnavailable as exc:
-            _unavailable(exc)
-        with server:
-            yield server
+        yield from _running(RedisServer)
 
     @pytest.fixture
     def redis(redis_server: RedisServer) -> RedisServer:
@@ -1145,12 +1148,7 @@ if pytest is not None:
 
     @pytest.fixture(scope="session")
     def rabbitmq_server() -> Iterator[RabbitMQServer]:
-        try:
-            server = RabbitMQServer()
-        except ServiceUnavailable as exc:
-            _unavailable(exc)
-        with server:
-            yield server
+        yield from _running(RabbitMQServer)
 
     @pytest.fixture
     def rabbitmq(rabbitmq_server: RabbitMQServer) -> RabbitMQServer:

@@ -145,6 +145,8 @@ def serve_env(*first_on_path: Path, **extra: str) -> dict[str, str]:
     env.pop("DJANGO_SETTINGS_MODULE", None)
     paths = [*first_on_path, EXAMPLE, TESTS, ROOT]
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
+    # asyncio's loop, which every install has; test_uvloop.py runs tests on uvloop's
+    env.setdefault("HURRICANE_LOOP", "asyncio")
     env.update(extra)
     return env
 

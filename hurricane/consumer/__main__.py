@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import faulthandler
 import logging
 import os
 import signal
 import sys
 
+from hurricane import event_loop
 from hurricane.boot import describe
 from hurricane.consumer.handlers import Handler
 from supervisor import child, logs, protocol
@@ -60,7 +60,7 @@ def run(handler: Handler, spec: Spec, parent: child.ParentPipe) -> None:
 
         autoreload.start(options, parent)
     worker = ConsumerWorker(handler, options, spec.index, parent, spec.parent_pid)
-    asyncio.run(worker.run(), debug=options.debug)
+    event_loop.run(worker.run(), options)
 
 
 def quiet_pika(level: str) -> None:

@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 
+from hurricane import event_loop
 from hurricane.consumer.backoff import Backoff
 from hurricane.consumer.broker import BrokerError, BrokerSession, describe_broker, describe_error, parameters
 from hurricane.consumer.dispatch import Dispatcher
@@ -81,11 +82,12 @@ class Consumer:
                 self.stats.registered = True
                 self.on_change()
                 log.info(
-                    "consuming %r from %s (prefetch %d, concurrency %d)",
+                    "consuming %r from %s (prefetch %d, concurrency %d, the %s event loop)",
                     queue,
                     self.where,
                     self.prefetch,
                     self.options.concurrency,
+                    event_loop.chosen(self.options),
                 )
                 consuming_since = time.monotonic()
                 await asyncio.wait({session.ended})  # not awaited directly: a cancel must not cancel it

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import faulthandler
 import logging
 import os
@@ -13,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from hurricane import event_loop
 from hurricane.boot import describe, hint, load_application, route_application_errors
 from hurricane.worker import asgi
 from hurricane.worker.asgi import ASGIApp
@@ -84,7 +84,7 @@ def serve(spec: Spec, loaded: Loaded, parent: child.ParentPipe) -> int:
     )
     try:
         # --debug: asyncio's debug mode logs every callback that blocks the loop over 100 ms.
-        asyncio.run(worker.run(), debug=options.debug)
+        event_loop.run(worker.run(), options)
     except asgi.LifespanFailed as exc:
         parent.send(protocol.BootError(f"the ASGI application's startup failed: {exc}"[:2000], os.getpid()))
         return protocol.EXIT_BOOT_ERROR

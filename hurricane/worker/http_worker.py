@@ -8,6 +8,7 @@ import signal
 import socket
 import time
 
+from hurricane import event_loop
 from hurricane.checks import CheckRunner
 from hurricane.worker.asgi import ASGIApp
 from hurricane.worker.async_views import AsyncViews
@@ -110,7 +111,12 @@ class HTTPWorker:
         self.checks.on_round = checks_done
         self.checks.start()
         self.http.start()
-        log.info("worker %d: at most %d connections", self.index, self.http.max_connections)
+        log.info(
+            "worker %d: at most %d connections, on the %s event loop",
+            self.index,
+            self.http.max_connections,
+            event_loop.chosen(self.options),
+        )
         self.heartbeat.state = WorkerState.READY
         self.heartbeat.beat()
         watch = asyncio.ensure_future(child.watch_parent(self.parent_pid))

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from tests.consuming import Record, broker
 from tests.serving import EXAMPLE, serve_env
 
 
@@ -20,3 +21,16 @@ def example_database(tmp_path_factory):
         timeout=60,
     )
     return path
+
+
+@pytest.fixture
+def mq(rabbitmq):
+    """A publishing and inspecting connection to the session's RabbitMQ node."""
+    with broker(rabbitmq.url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def record(tmp_path):
+    """The file the test handlers (tests/consumer_handlers.py) record each message in."""
+    return Record(tmp_path / "record.jsonl")

@@ -16,23 +16,12 @@ import time
 
 import pytest
 
-from tests.consuming import Record, broker, consume_env, consuming, metric, unique, wait_metric, worker_pids
+from tests.consuming import broker, consume_env, consuming, metric, unique, wait_metric, worker_pids
 from tests.serving import wait_until
 
 pytestmark = pytest.mark.integration
 
 PLAIN = "consumer_handlers.record"
-
-
-@pytest.fixture
-def mq(rabbitmq):
-    with broker(rabbitmq.url) as connection:
-        yield connection
-
-
-@pytest.fixture
-def record(tmp_path):
-    return Record(tmp_path / "record.jsonl")
 
 
 def registered(server) -> int:

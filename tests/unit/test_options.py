@@ -252,3 +252,17 @@ def test_the_access_log_format_is_checked_against_its_fields():
         resolve({"access_log_format": "{user}"})
     with pytest.raises(OptionError, match="is not a format"):
         resolve({"access_log_format": "{method"})
+
+
+def test_the_event_loop_is_one_of_three_and_auto_resolves_to_what_is_installed(monkeypatch):
+    from hurricane import event_loop
+
+    assert resolve({}).loop == "auto"
+    assert resolve({}, {}, {"HURRICANE_LOOP": " UVLOOP "}).loop == "uvloop"
+    with pytest.raises(OptionError, match=r"is not an event loop \(auto, asyncio, uvloop\)"):
+        resolve({"loop": "trio"})
+    assert event_loop.chosen(resolve({"loop": "asyncio"})) == "asyncio"
+    monkeypatch.setattr(event_loop, "importable", lambda module: False)
+    assert event_loop.chosen(resolve({})) == "asyncio"
+    monkeypatch.setattr(event_loop, "importable", lambda module: module == "uvloop")
+    assert event_loop.chosen(resolve({})) == "uvloop"
