@@ -337,9 +337,7 @@ class Supervisor:
             self.failure = f"the application cannot start: {fatal}"
             self.stop_now(EXIT_CANNOT_START)
             return
-        if self.phase is Phase.STARTING and self.startup_done:
-            self.set_phase(Phase.RUNNING)
-        elif self.phase is Phase.DRAINING and self.phase_deadline is not None:
+        if self.phase is Phase.DRAINING and self.phase_deadline is not None:
             if now >= self.phase_deadline:
                 self.stop_workers()
         elif self.phase is Phase.STOPPING:
@@ -377,7 +375,10 @@ class Supervisor:
             self.startup_done = True
             self.startup_s = round(now - self.started_at, 3)
             log.info("started in %.2fs", self.startup_s)
-            snap = dataclasses.replace(snap, startup_done=True, startup_s=self.startup_s)
+            if self.phase is Phase.STARTING:  # not a shutdown that began during start-up
+                self.set_phase(Phase.RUNNING)
+            # The snapshot that says started must not say "starting" too.
+            snap = dataclasses.replace(snap, phase=self.phase, startup_done=True, startup_s=self.startup_s)
             self.notifier.ready(status_text(snap, len(self.pool.slots)))
         return snap
 

@@ -38,6 +38,20 @@ def test_no_secret_on_any_command_line_and_every_process_has_a_title():
         assert names == {"hurricane-sup", "hurricane-probe", "hurricane-tmpl", "hurricane-w0"}
 
 
+def test_the_first_ready_answer_already_says_the_server_is_running():
+    with serving(ready=False) as server:
+
+        def ready_body():
+            try:
+                status, body = server.probe("/ready")
+            except OSError:
+                return None
+            return body if status == 200 else None
+
+        body = wait_until(ready_body, 30, "/ready to answer 200", lambda: server.output)
+        assert body["phase"] == "running"
+
+
 def test_the_probe_port_can_listen_on_another_address():
     env = serve_env()
     with serving("--probe-host", "127.0.0.2", env=env, ready=False) as server:
