@@ -38,7 +38,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import EXAMPLE, VENVS, ensure_venv, migrate  # noqa: E402
+from bench.servers import EXAMPLE, VENVS, ensure_venv, migrate  # noqa: E402
 from tests.services import RabbitMQServer, free_ports  # noqa: E402
 
 BODY = b"x" * 100
