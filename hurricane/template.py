@@ -21,9 +21,11 @@ import sys
 import threading
 import time
 
+from hurricane import event_loop
 from hurricane.boot import describe, hint, route_application_errors
 from hurricane.worker import __main__ as worker
 from supervisor import channel, child, logs, protocol
+from supervisor.options import Options
 from supervisor.spec import Spec
 from supervisor.titles import set_title
 
@@ -40,7 +42,7 @@ def main(argv: list[str]) -> int:
     options = spec.options
     try:
         loaded = worker.load(options)
-        preload(loaded)
+        preload(loaded, options)
     except BaseException as exc:  # any boot failure is reported the same way
         logs.configure(options.log_level, options.log_format)
         log.debug("the worker template cannot load the application", exc_info=exc)
@@ -66,15 +68,17 @@ def main(argv: list[str]) -> int:
         channel.send(control, protocol.WorkerForked(request.index, pid))
 
 
-def preload(loaded: worker.Loaded) -> None:
+def preload(loaded: worker.Loaded, options: Options) -> None:
     """Do once what every worker would do for itself, so they share it: import the worker's
-    modules (the WebSocket ones too, when there is an ASGI application) and run one round of
-    checks, which imports what the checks need."""
+    modules (the WebSocket ones too, when there is an ASGI application) and its event loop's,
+    and run one round of checks, which imports what the checks need."""
     from hurricane.checks import CheckRunner
     from hurricane.worker import http_worker  # noqa: F401
 
     if loaded.asgi is not None:
         from hurricane.worker import upgrades  # noqa: F401
+    if event_loop.chosen(options) == "uvloop":
+        import uvloop  # noqa: F401
     CheckRunner(1.0, 2.0).run_round()
 
 
