@@ -16,7 +16,7 @@ import traceback
 from functools import cache
 from typing import Any
 
-from supervisor import logs
+from supervisor import logs, protocol
 from supervisor.options import Options
 
 
@@ -59,6 +59,14 @@ def describe(exc: BaseException) -> str:
     if where:
         text += f" at {where}"
     return " ".join(text.split())
+
+
+def boot_error(options: Options, exc: BaseException, who: str) -> protocol.BootError:
+    """What a child that cannot load the application tells the supervisor, in one line; the
+    traceback goes to its log at DEBUG."""
+    logs.configure(options.log_level, options.log_format)
+    logging.getLogger("hurricane.worker").debug("%s cannot load the application", who, exc_info=exc)
+    return protocol.BootError((describe(exc) + hint(options))[:2000], os.getpid())
 
 
 def hint(options: Options) -> str:

@@ -12,6 +12,7 @@ docs/architecture.md describes the exchange.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import os
@@ -22,12 +23,11 @@ import threading
 import time
 
 from hurricane import event_loop
-from hurricane.boot import describe, hint, route_application_errors
+from hurricane.boot import boot_error, route_application_errors
 from hurricane.worker import __main__ as worker
 from supervisor import channel, child, logs, protocol
 from supervisor.options import Options
 from supervisor.spec import Spec
-from supervisor.titles import set_title
 
 log = logging.getLogger("hurricane.worker")
 
@@ -44,10 +44,7 @@ def main(argv: list[str]) -> int:
         loaded = worker.load(options)
         preload(loaded, options)
     except BaseException as exc:  # any boot failure is reported the same way
-        logs.configure(options.log_level, options.log_format)
-        log.debug("the worker template cannot load the application", exc_info=exc)
-        error = (describe(exc) + hint(options))[:2000]
-        channel.send(control, protocol.BootError(error, os.getpid()))
+        channel.send(control, boot_error(options, exc, "the worker template"))
         return protocol.EXIT_BOOT_ERROR
     logs.configure(options.log_level, options.log_format)
     route_application_errors()
@@ -79,7 +76,7 @@ def preload(loaded: worker.Loaded, options: Options) -> None:
         from hurricane.worker import upgrades  # noqa: F401
     if event_loop.chosen(options) == "uvloop":
         import uvloop  # noqa: F401
-    CheckRunner(1.0, 2.0).run_round()
+    CheckRunner(options.check_interval, options.check_timeout).run_round()
 
 
 def settle(keep: set[int]) -> None:
@@ -157,17 +154,15 @@ def run_worker(
         os.setpgid(0, 0)  # a process group of its own, like every child of the supervisor
         for signum in (signal.SIGTERM, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
-        mine = Spec(
-            "worker",
-            spec.options,
-            spec.parent_pid,
-            pipe,
-            request.index,
-            {"app": spec.fds["app"]},
-            request.request_limit,
+        mine = dataclasses.replace(
+            spec,
+            role="worker",
+            pipe=pipe,
+            index=request.index,
+            fds={"app": spec.fds["app"]},
+            request_limit=request.request_limit,
         )
-        child.follow_parent(mine.parent_pid)
-        set_title(f"hurricane worker {mine.index}")
+        child.begin(mine)
         code = worker.serve(mine, loaded, child.ParentPipe(pipe))
     except BaseException:
         log.exception("a forked worker failed to start")

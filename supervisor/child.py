@@ -35,11 +35,17 @@ def start(argv: list[str], kind: str = "worker") -> Spec:
     """The first thing a child does: read its spec, follow its parent, take its title
     (``hurricane worker 3``, ``hurricane consumer 0``, ``hurricane probe``)."""
     spec = read_spec(argv)
+    begin(spec, kind)
+    return spec
+
+
+def begin(spec: Spec, kind: str = "worker") -> None:
+    """Follow the parent, raise the descriptor limit, take the title: what every child does
+    first, workers forked by the template included."""
     follow_parent(spec.parent_pid)
     descriptors.raise_limit()  # inherited raised from the supervisor, unless started otherwise
     role = spec.role if spec.role != "worker" else f"{kind} {spec.index}"
     set_title(f"hurricane {role}")
-    return spec
 
 
 def follow_parent(parent_pid: int) -> None:

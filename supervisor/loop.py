@@ -104,8 +104,7 @@ class Supervisor:
         if self.probe is not None:
             self.probe.start()
         if self.pool.templates is not None:
-            self.pool.templates.app_fd = self.pool.app_fd
-            self.pool.templates.begin()  # it loads the application while prestart runs
+            self.pool.templates.begin(self.pool.app_fd)  # it loads the application while prestart runs
         if self.prestart is not None:
             self.prestart.start(self.selector, self.reaper)
         else:
@@ -251,14 +250,10 @@ class Supervisor:
         # Our copy of the listening socket goes first: once the workers close theirs,
         # new connections are refused instead of waiting in a backlog nobody accepts.
         self.close_app_socket()
-        if self.pool.templates is not None:
-            self.pool.templates.stop()  # it holds the app socket too: let it go
         self.pool.retire_all(RestartReason.SHUTDOWN, now + self.pool.drain_deadline())
 
     def stop_now(self, code: int = 1) -> None:
         self.pool.kill_all()
-        if self.pool.templates is not None:
-            self.pool.templates.stop()
         self.finish(code)
 
     def finish(self, code: int) -> None:
@@ -331,7 +326,7 @@ class Supervisor:
         # During the shutdown delay the app still serves: a worker that dies then is replaced.
         running = prestarted and self.phase is not Phase.STOPPING
         self.pool.tick(now, running=running)
-        fatal = self.pool.fatal or (self.pool.templates.fatal if self.pool.templates is not None else None)
+        fatal = self.pool.cannot_start()
         if fatal is not None:
             log.error("the application cannot start: %s", fatal)
             self.failure = f"the application cannot start: {fatal}"
@@ -349,8 +344,6 @@ class Supervisor:
                 self.stop_now(1)
         if self.probe is not None:
             self.probe.tick(now)
-        if self.pool.templates is not None:
-            self.pool.templates.tick(now)
 
     # -- health -----------------------------------------------------------------
 

@@ -69,6 +69,8 @@ class WorkerPool:
     def spawn(self, index: int) -> WorkerHandle | None:
         """Start a worker for slot ``index``: forked by the template, or a fresh interpreter with
         --no-preload. None while the template is not ready (the slot waits)."""
+        if self.templates is not None and not self.templates.ready:
+            return None
         request_limit, age_limit = limits(self.options, self.rng)
         if self.templates is not None:
             child = self.fork(index, request_limit)
@@ -140,6 +142,12 @@ class WorkerPool:
         if running:
             self.respawn_due(now)
             self.advance_recycle(now)
+        if self.templates is not None:
+            self.templates.tick(now)
+
+    def cannot_start(self) -> str | None:
+        """Why the application cannot boot at all (the server must stop), if it cannot."""
+        return self.fatal or (self.templates.fatal if self.templates is not None else None)
 
     def watch(self, worker: WorkerHandle, now: float) -> None:
         """Escalate stops that take too long; catch hung and stuck-booting workers."""
@@ -206,10 +214,15 @@ class WorkerPool:
             worker.child.send(signal.SIGTERM)
 
     def retire_all(self, reason: RestartReason, kill_at: float) -> None:
+        """The server stops: every worker drains, and the templates let go of the app socket."""
+        if self.templates is not None:
+            self.templates.stop()
         for worker in self.workers:
             self.retire(worker, reason, kill_at)
 
     def kill_all(self) -> None:
+        if self.templates is not None:
+            self.templates.stop()
         for worker in self.workers:
             worker.child.send(signal.SIGKILL)
 

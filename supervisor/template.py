@@ -109,8 +109,6 @@ class TemplateProcess:
                     return message.pid
             elif message is not None:
                 self.take(message)
-            if message is not None:
-                self.take(message)
 
     def stop(self) -> None:
         self.child.send(signal.SIGTERM)
@@ -132,7 +130,7 @@ class Templates:
         self.selector = selector
         self.reaper = reaper
         self.clock = clock
-        self.app_fd = -1
+        self.app_fd = -1  # the app socket the templates hand to the workers, from begin()
         self.current: TemplateProcess | None = None
         self.next: TemplateProcess | None = None  # a replacement loading new code
         self.on_switch: Callable[[], None] | None = None  # what to do once the replacement is ready
@@ -154,7 +152,8 @@ class Templates:
         log.info("worker template started (pid %d)", template.pid)
         return template
 
-    def begin(self) -> None:
+    def begin(self, app_fd: int) -> None:
+        self.app_fd = app_fd
         self.current = self.start()
 
     def on_readable(self, template: TemplateProcess) -> None:
@@ -231,7 +230,7 @@ class Templates:
             and now >= self.respawn_at
         ):
             self.respawn_at = None
-            self.begin()
+            self.current = self.start()
         if self.ready:
             self.policy.on_healthy(now)
 
@@ -246,7 +245,3 @@ class Templates:
     def reloading(self) -> bool:
         """A replacement is loading the code anew."""
         return self.next is not None
-
-    @property
-    def pids(self) -> list[int]:
-        return [t.pid for t in (self.current, self.next) if t is not None and t.child.alive]

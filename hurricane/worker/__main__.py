@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hurricane import event_loop
-from hurricane.boot import describe, hint, load_application, route_application_errors
+from hurricane.boot import boot_error, load_application, route_application_errors
 from hurricane.worker import asgi
 from hurricane.worker.asgi import ASGIApp
 from hurricane.worker.async_views import AsyncViews
@@ -48,17 +48,11 @@ def main(argv: list[str]) -> int:
     try:
         loaded = load(options)
     except BaseException as exc:  # any boot failure is reported the same way
-        report_boot_error(parent, options, exc, spec.index)
+        parent.send(boot_error(options, exc, f"worker {spec.index}"))
         return protocol.EXIT_BOOT_ERROR
     logs.configure(options.log_level, options.log_format)
     route_application_errors()
     return serve(spec, loaded, parent)
-
-
-def report_boot_error(parent: child.ParentPipe, options: Options, exc: BaseException, index: int) -> None:
-    logs.configure(options.log_level, options.log_format)
-    log.debug("worker %d cannot load the application", index, exc_info=exc)
-    parent.send(protocol.BootError((describe(exc) + hint(options))[:2000], os.getpid()))
 
 
 def serve(spec: Spec, loaded: Loaded, parent: child.ParentPipe) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -38,9 +39,7 @@ def test_a_killed_worker_is_replaced_by_a_fork_of_the_same_template():
     with serving() as server:
         template = template_pid(server)
         [old] = server.worker_pids()
-        assert (
-            os.getppid() != old and cmdline(old)[2] == "hurricane.template"
-        )  # a fork, not a new interpreter
+        assert cmdline(old)[2] == "hurricane.template"  # a fork, not a new interpreter
         os.kill(old, signal.SIGKILL)
         [new] = wait_until(lambda: [p for p in server.worker_pids() if p != old], 10, "a replacement")
         server.wait_ready()
@@ -88,8 +87,10 @@ def test_sighup_loads_the_code_anew_in_a_new_template_then_replaces_the_workers(
         wait_until(
             lambda: len(template_pids(server)) == 1 and old not in template_pids(server), 10, "one template"
         )
+    # The new template was ready before the first worker was recycled onto it.
     output = server.output
-    assert output.index("worker template (pid") < output.index("recycling worker")
+    second_ready = list(re.finditer(r"worker template \(pid \d+\) ready", output))[1]
+    assert second_ready.start() < output.index("recycling worker")
 
 
 def test_import_time_threads_connections_and_random_state_do_not_cross_the_fork():
@@ -116,7 +117,5 @@ def test_no_preload_starts_every_worker_as_a_fresh_interpreter():
     with serving("--no-preload") as server:
         [worker] = server.worker_pids()
         assert cmdline(worker)[2] == "hurricane.worker"
-        assert not any(
-            Path(f"/proc/{p}/comm").read_text().strip() == "hurricane-tmpl" for p in server.children()
-        )
+        assert template_pids(server) == []
         assert server.get("/hello")[0] == 200
