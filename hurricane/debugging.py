@@ -5,40 +5,32 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from supervisor.options import OptionError, Options
 
 log = logging.getLogger("hurricane.worker")
 
-# option -> (module it imports, the extra that installs it)
-PACKAGES = {
-    "debugger": ("debugpy", "debug"),
-    "pycharm_host": ("pydevd_pycharm", "pycharm"),
-    "handler": ("pika", "amqp"),  # consume's AMQP client
+# option -> (module it imports, the extra that installs it, whether its value needs it)
+PACKAGES: dict[str, tuple[str, str, Callable[[Any], bool]]] = {
+    "debugger": ("debugpy", "debug", bool),
+    "pycharm_host": ("pydevd_pycharm", "pycharm", bool),
+    "handler": ("pika", "amqp", bool),  # consume's AMQP client
+    "loop": ("uvloop", "uvloop", lambda loop: loop == "uvloop"),  # auto falls back to asyncio
 }
 
 
 def check_packages(options: Options) -> None:
     """Fail in one line, before anything starts, when an option lacks its package."""
-    for name, (module, extra) in PACKAGES.items():
-        if getattr(options, name) and not importable(module):
+    for name, (module, extra, needs) in PACKAGES.items():
+        if needs(getattr(options, name)) and not importable(module):
             raise OptionError(
                 name,
                 getattr(options, name),
                 "the options",
                 f"needs the {module} package: pip install 'hurricane-server[{extra}]'",
             )
-
-
-def check_loop(options: Options) -> None:
-    """``--loop uvloop`` without uvloop installed fails in one line; ``auto`` falls back."""
-    if options.loop == "uvloop" and not importable("uvloop"):
-        raise OptionError(
-            "loop",
-            options.loop,
-            "the options",
-            "needs the uvloop package: pip install 'hurricane-server[uvloop]'",
-        )
 
 
 def missing_websockets(asgi_application: str | None) -> str | None:

@@ -26,23 +26,13 @@ def consume_env(record: Path, **extra: str) -> dict[str, str]:
     return serve_env(CONSUMER_RECORD=str(record), **extra)
 
 
-def start_consume(*args: str, env: dict[str, str], fast: bool = True) -> Server:
-    """``manage.py consume`` with the probes on a free port; wait for its probe port."""
-    server = start("--host", "127.0.0.1", "--probe-port", "0", *args, env=env, fast=fast, command="consume")
-    try:
-        match = server.wait_for_line(r"probes on [^:]+:(\d+)")
-    except BaseException:
-        stop(server)
-        raise
-    server.probe_port = int(match.group(1))
-    return server
-
-
 @contextmanager
 def consuming(*args: str, env: dict[str, str], ready: bool = True) -> Iterator[Server]:
-    """Run consume until the block ends (ready: /ready answered 200); kill it after."""
-    server = start_consume(*args, env=env)
+    """Run ``manage.py consume`` with the probes on a free port until the block ends (ready:
+    /ready answered 200); kill it after."""
+    server = start("--host", "127.0.0.1", "--probe-port", "0", *args, env=env, command="consume")
     try:
+        server.probe_port = int(server.wait_for_line(r"probes on [^:]+:(\d+)").group(1))
         if ready:
             server.wait_ready()
         yield server
@@ -148,8 +138,8 @@ class Record:
         wait_until(
             lambda: wanted <= set(self.done()),
             timeout,
-            f"{len(wanted)} messages handled (missing: {sorted(wanted - set(self.done()))[:10]})",
-            output,
+            f"{len(wanted)} messages handled",
+            lambda: f"missing: {sorted(wanted - set(self.done()))[:10]}\n{output()}",
         )
 
 

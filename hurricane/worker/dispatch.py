@@ -12,7 +12,7 @@ from hurricane.worker.access import AccessLog
 from hurricane.worker.async_views import AsyncExchange, AsyncViews
 from hurricane.worker.connection import Connection
 from hurricane.worker.environ import EnvironBuilder, TrustedProxies
-from hurricane.worker.handoff import Handoff
+from hurricane.worker.handoff import Handoff, shares_socket
 from hurricane.worker.placement import Place, RoutePlacement
 from hurricane.worker.request import RequestHead, wants_websocket
 from hurricane.worker.stats import RequestStats
@@ -46,11 +46,11 @@ class RequestDispatcher:
         self.placement = RoutePlacement() if adaptive else None
         self.lanes: dict[str, ViewPool] = {}  # a thread for each route that takes turns
         # Several workers share the socket: a busy one passes connections to idle ones.
-        self.handoff = Handoff(lambda: stats.queued) if options.workers > 1 else None
+        self.handoff = Handoff(lambda: stats.queued) if shares_socket(options) else None
         access = AccessLog(options.access_log_format)
         self.serving = Serving(app, stats, self.placement, self.busy_threads, access, worker)
         self.environ = EnvironBuilder(
-            port, script_name, TrustedProxies(options.trusted_proxies), options.workers > 1
+            port, script_name, TrustedProxies(options.trusted_proxies), shares_socket(options)
         )
 
     def handle(self, conn: Connection, head: RequestHead, body: IO[bytes] | None, size: int) -> None:
@@ -82,8 +82,8 @@ class RequestDispatcher:
     def lane(self, route: str) -> ViewPool | None:
         lane = self.lanes.get(route)
         if lane is None and len(self.lanes) < MAX_LANES:
-            after = self.executor.after_job if self.executor is not None else (lambda: None)
-            lane = self.lanes[route] = ViewPool(1, name="hurricane-turns", after_job=after)
+            assert self.executor is not None  # lanes exist only beside the shared threads
+            lane = self.lanes[route] = ViewPool(1, name="hurricane-turns", after_job=self.executor.after_job)
         return lane
 
     def busy_threads(self) -> int:

@@ -4,7 +4,9 @@ Every worker accepts from the one listening socket, and a keep-alive connection
 stays with the worker that accepted it for as long as the client keeps it. The
 listener takes one connection per wakeup when workers share the socket, which
 spreads clients that connect at once; but a worker added later (SIGTTIN) starts
-with none of the open connections, and a proxy's pool can end up uneven. So a
+with none of the open connections, and a proxy's pool can end up uneven. (A
+worker knows the --workers it started with, not the count since: a server
+started with one worker and scaled up keeps the behaviour of one.) So a
 busy worker (it computed all the time, or requests waited for a view thread) gives
 each of its connections back about once every ``TURNOVER`` seconds: it answers a
 request with ``Connection: close``, the client reconnects, and the connection goes
@@ -25,10 +27,16 @@ import time
 from collections.abc import Callable
 
 from hurricane.worker.stopwatch import counters
+from supervisor.options import Options
 
 TURNOVER = 8.0  # seconds: a busy worker gives back each of its connections about this often
 FASTEST = 0.05  # seconds: and one at most this often, however many it holds
 BUSY = 0.8  # cores' worth of the time the worker computed or its loop waited for a CPU: no idle moment
+
+
+def shares_socket(options: Options) -> bool:
+    """Whether other workers accept from this worker's socket (as far as it knows)."""
+    return options.workers > 1
 
 
 def busy_time() -> float:

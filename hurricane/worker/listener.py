@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hurricane.worker.connection import Connection, Handler, State
+from hurricane.worker.handoff import shares_socket
 from supervisor import descriptors
 from supervisor.options import Options
 
@@ -67,7 +68,7 @@ class Listener:
         # once spread over the workers ready to accept instead of all going to the first one
         # awake, where keep-alive holds them (two workers, wrk -t2 -c32: 32 and 0 in most
         # runs with 64 a wakeup, 16/16 or 17/15 with one).
-        self.accept_batch = 1 if options.workers > 1 else ACCEPT_BATCH
+        self.accept_batch = 1 if shares_socket(options) else ACCEPT_BATCH
         self.accepting = False
         self.full = False  # at --max-connections: accepting waits for a connection to close
         self.warned_full_at: float | None = None

@@ -16,7 +16,28 @@ import pytest
 import websockets
 
 from tests.consuming import consume_env, consuming, unique
-from tests.integration import test_async, test_consume, test_hostile, test_lifecycle, test_websockets
+
+# The same tests as on asyncio's loop: collected here again, they run under on_uvloop below.
+from tests.integration.test_async import test_an_async_view_reaches_the_database  # noqa: F401
+from tests.integration.test_consume import (  # noqa: F401
+    PLAIN,
+    test_each_of_1000_messages_is_handled_exactly_once,
+    test_sigterm_finishes_handlers_in_progress_and_returns_prefetched_messages,
+)
+from tests.integration.test_hostile import (  # noqa: F401
+    test_a_client_that_reads_a_response_too_slowly_is_cut_off_and_frees_its_view_thread,
+    test_a_response_left_unread_after_its_connection_closed_is_dropped_in_time,
+    test_bodies_sent_a_byte_at_a_time_are_cut_with_408_after_the_grace,
+    test_idle_connections_past_a_low_descriptor_limit_leave_room_for_a_new_client,
+)
+from tests.integration.test_lifecycle import (  # noqa: F401
+    test_keep_alive_clients_are_told_to_close_while_draining,
+    test_sigterm_under_load_loses_no_request,
+)
+from tests.integration.test_websockets import (  # noqa: F401
+    WS,
+    test_sigterm_closes_open_websockets_with_1001_after_the_drain_timeout,
+)
 from tests.serving import run, serving, shadowing
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -45,7 +66,7 @@ def test_a_websocket_echoes_on_uvloop():
                 await ws.send(message)
                 assert await ws.recv() == message
 
-    with serving(*test_websockets.WS) as server:
+    with serving(*WS) as server:
         asyncio.run(asyncio.wait_for(session(server.app_port), 30))
 
 
@@ -66,54 +87,9 @@ def test_uvloop_asked_for_but_missing_is_one_line_naming_the_extra(tmp_path):
     ]
 
 
-# The same tests as on asyncio's loop.
-
-
-def test_sigterm_under_load_loses_no_request():
-    test_lifecycle.test_sigterm_under_load_loses_no_request()
-
-
-def test_keep_alive_clients_are_told_to_close_while_draining():
-    test_lifecycle.test_keep_alive_clients_are_told_to_close_while_draining()
-
-
-def test_idle_connections_past_a_low_descriptor_limit_leave_room_for_a_new_client():
-    test_hostile.test_idle_connections_past_a_low_descriptor_limit_leave_room_for_a_new_client()
-
-
-def test_bodies_sent_a_byte_at_a_time_are_cut_with_408_after_the_grace():
-    test_hostile.test_bodies_sent_a_byte_at_a_time_are_cut_with_408_after_the_grace()
-
-
-def test_a_response_left_unread_after_its_connection_closed_is_dropped_in_time():
-    test_hostile.test_a_response_left_unread_after_its_connection_closed_is_dropped_in_time()
-
-
-def test_a_client_that_reads_a_response_too_slowly_is_cut_off_and_frees_its_view_thread():
-    test_hostile.test_a_client_that_reads_a_response_too_slowly_is_cut_off_and_frees_its_view_thread()
-
-
-def test_sigterm_closes_open_websockets_with_1001_after_the_drain_timeout():
-    test_websockets.test_sigterm_closes_open_websockets_with_1001_after_the_drain_timeout()
-
-
-def test_an_async_view_reaches_the_database():
-    test_async.test_an_async_view_reaches_the_database()
-
-
-def test_each_of_1000_messages_is_handled_exactly_once(rabbitmq, mq, record):
-    test_consume.test_each_of_1000_messages_is_handled_exactly_once(rabbitmq, mq, record, ())
-
-
-def test_sigterm_finishes_handlers_in_progress_and_returns_prefetched_messages(rabbitmq, mq, record):
-    test_consume.test_sigterm_finishes_handlers_in_progress_and_returns_prefetched_messages(
-        rabbitmq, mq, record
-    )
-
-
 def test_a_consumer_says_it_runs_on_uvloop(rabbitmq, mq, record):
     queue = mq.queue(unique("loop"))
-    args = (test_consume.PLAIN, "--queue", queue, "--amqp-url", rabbitmq.url)
+    args = (PLAIN, "--queue", queue, "--amqp-url", rabbitmq.url)
     with consuming(*args, env=consume_env(record.path)) as c:
         c.wait_for_line(r"consuming .* the uvloop event loop\)")
         c.signal(signal.SIGTERM)

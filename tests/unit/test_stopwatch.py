@@ -49,7 +49,8 @@ def test_each_thread_reads_its_own_counters():
     thread.start()
     thread.join(5)
     assert seen and seen[0] is not stopwatch.counters()
-    assert stopwatch.counters().queued() >= 0.0
+    if sys.platform.startswith("linux"):  # the kernel's schedstat line: "<ns on a CPU> <ns queued> <slices>"
+        assert len(stopwatch.counters().schedstat().split()) == 3
 
 
 @pytest.mark.timeout(10)

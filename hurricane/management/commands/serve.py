@@ -72,7 +72,6 @@ class Command(BaseCommand):
         try:
             options = resolve(cli, from_settings, os.environ, self.name)
             debugging.check_packages(options)
-            debugging.check_loop(options)
             self.check_options(options)
         except OptionError as exc:
             raise CommandError(str(exc), returncode=2) from None
