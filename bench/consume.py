@@ -49,7 +49,6 @@ RATIOS = 5  # consumers the ratios need: both Hurricane runs, django-hurricane, 
 @dataclass
 class Consumer:
     name: str
-    prefetch: int
     command: Callable[[str, int], list[str]]  # (broker url, broker port) -> argv
     env: dict[str, str]
 
@@ -103,11 +102,10 @@ def make_consumers(env: dict[str, str]) -> list[Consumer]:
         ]
 
     consumers = [
-        Consumer("hurricane, prefetch 1", 1, hurricane(1), ours),
-        Consumer("hurricane, prefetch 100", 100, hurricane(100), ours),
+        Consumer("hurricane, prefetch 1", hurricane(1), ours),
+        Consumer("hurricane, prefetch 100", hurricane(100), ours),
         Consumer(
             "django-hurricane 1.6 (prefetch 1)",
-            1,
             lambda url, port: [
                 old_python,
                 "manage.py",
@@ -126,14 +124,14 @@ def make_consumers(env: dict[str, str]) -> list[Consumer]:
             ],  # fmt: skip
             peers,
         ),
-        Consumer("bare pika, prefetch 1", 1, bare("pika", 1), ours),
-        Consumer("bare pika, prefetch 100", 100, bare("pika", 100), ours),
+        Consumer("bare pika, prefetch 1", bare("pika", 1), ours),
+        Consumer("bare pika, prefetch 100", bare("pika", 100), ours),
     ]
     try:
         import aio_pika  # noqa: F401
     except ImportError:
         return consumers
-    return [*consumers, Consumer("bare aio-pika, prefetch 100", 100, bare("aio-pika", 100), ours)]
+    return [*consumers, Consumer("bare aio-pika, prefetch 100", bare("aio-pika", 100), ours)]
 
 
 # -- the broker side ----------------------------------------------------------------------

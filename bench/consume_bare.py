@@ -13,6 +13,8 @@ from typing import Any
 
 
 def record(headers: dict[str, Any] | None, out: list[int]) -> None:
+    """With $BENCH_LATENCY set, append the message's end-to-end latency in ns (``out`` holds
+    the file's descriptor once it is open)."""
     path = os.environ.get("BENCH_LATENCY")
     if not path or not headers or "t" not in headers:
         return

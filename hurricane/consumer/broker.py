@@ -118,7 +118,7 @@ class BrokerSession:
         )
         await self.wait(opened, "connecting")
         channel: asyncio.Future[Any] = self.loop.create_future()
-        self.connection.channel(on_open_callback=channel.set_result)
+        self.connection.channel(on_open_callback=lambda opened_channel: settle(channel, opened_channel))
         self.channel = await self.wait(channel, "opening a channel")
         self.channel.add_on_close_callback(self.on_channel_closed)
         self.channel.add_on_cancel_callback(self.on_cancelled)

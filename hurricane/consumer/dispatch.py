@@ -48,7 +48,6 @@ class Delivery:
     properties: Any  # pika.BasicProperties
     body: bytes
     channel: ChannelProxy  # what a TopicHandler settles it through
-    received_at: float
     started_at: float | None = None  # set by the runner, on the handler's thread
     finished_at: float | None = None
     thread: int | None = None  # the handler thread running it, for a stack dump
@@ -182,7 +181,7 @@ class Dispatcher:
         proxy = self.proxies.get(session.number)
         if proxy is None:
             proxy = self.proxies[session.number] = ChannelProxy(session, self)
-        delivery = Delivery(session, deliver, properties, body, proxy, time.monotonic())
+        delivery = Delivery(session, deliver, properties, body, proxy)
         if self.returning:
             self.settle(delivery, Outcome.RETURNED)
             return

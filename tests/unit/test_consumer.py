@@ -27,11 +27,16 @@ from supervisor.wire import from_wire
 pytestmark = pytest.mark.timeout(30)
 
 
+SESSIONS: list[FakeSession] = []
+
+
 class FakeSession:
     """Stands in for BrokerSession, and for the broker's view of its channel: what each
     delivery was settled as, how many frames that took, and no delivery settled twice."""
 
     def __init__(self, number: int = 1) -> None:
+        SESSIONS.append(self)
+        self.settled_twice: list[int] = []
         self.number = number
         self.usable = True
         self.outstanding: set[int] = set()  # delivered, not settled
@@ -44,15 +49,32 @@ class FakeSession:
             return False
         self.frames += 1
         for settled in sorted(t for t in self.outstanding if t <= tag) if multiple else [tag]:
-            assert settled in self.outstanding, (
-                f"delivery {settled} settled twice: the broker closes the channel"
-            )
+            if settled not in self.outstanding:
+                # Not an assert: the dispatcher settles from loop callbacks, which only log.
+                self.settled_twice.append(settled)
+                continue
             self.outstanding.discard(settled)
             self.sent.append((settled, outcome))
         return True
 
     def publish(self, *args) -> None:
         self.published.append(args)
+
+
+@pytest.fixture(autouse=True)
+def no_delivery_settled_twice():
+    SESSIONS.clear()
+    yield
+    twice = {session.number: session.settled_twice for session in SESSIONS if session.settled_twice}
+    assert not twice, f"deliveries settled twice (the broker closes the channel): {twice}"
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    """Poll ``condition`` on the loop while the handler threads move on."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.005)
 
 
 class Handler:
@@ -132,7 +154,7 @@ def test_an_ack_is_sent_only_after_the_handler_returned():
 
     async def test(dispatcher, stats):
         deliver(dispatcher, session, 1)
-        await asyncio.sleep(0.05)
+        await until(lambda: stats.state().in_flight == 1)
         assert session.sent == [] and stats.state().in_flight == 1
         release.set()
         assert await dispatcher.wait_idle(5)
@@ -176,7 +198,7 @@ def test_messages_given_up_at_the_graceful_timeout_are_never_covered_by_a_multip
 
     async def test(dispatcher, stats):
         deliver(dispatcher, session, 1)
-        await asyncio.sleep(0.05)
+        await until(lambda: stats.state().in_flight == 1)
         assert dispatcher.interrupt() == 1
         deliver(dispatcher, session, 2)  # handled and acked after the give-up, before the close
         deliver(dispatcher, session, 3)
@@ -230,7 +252,7 @@ def test_stopping_returns_what_never_started_and_lets_the_running_handler_finish
     async def test(dispatcher, stats):
         for tag in (1, 2, 3):
             deliver(dispatcher, session, tag)
-        await asyncio.sleep(0.05)
+        await until(lambda: stats.state().in_flight == 1)
         assert stats.state().in_flight == 1 and stats.state().prefetched == 2
         assert dispatcher.return_waiting() == 2
         deliver(dispatcher, session, 4)  # arrived before the cancel took effect
@@ -257,7 +279,7 @@ def test_a_lost_connection_drops_what_never_started():
     async def test(dispatcher, stats):
         deliver(dispatcher, session, 1)
         deliver(dispatcher, session, 2)
-        await asyncio.sleep(0.05)
+        await until(lambda: stats.state().in_flight == 1)
         session.usable = False
         dispatcher.connection_lost(session)
         release.set()
