@@ -74,14 +74,19 @@ def consumer_failure(heartbeat: Heartbeat) -> str | None:
     return None
 
 
+def handler_running_s(worker: WorkerReport, age: float) -> float:
+    """How long a consumer worker's longest-running handler has run by now (0.0: none runs)."""
+    consumer = worker.heartbeat.consumer
+    if consumer is None or not consumer.in_flight:
+        return 0.0
+    return consumer.oldest_s + hb_age(worker, age)
+
+
 def handler_overdue(worker: WorkerReport, age: float, options: Options) -> str | None:
     """Why a consumer worker counts as stuck: a handler has run past --handler-timeout."""
-    consumer = worker.heartbeat.consumer
     limit = options.handler_timeout
-    if consumer is None or limit is None or not consumer.in_flight:
-        return None
-    running = consumer.oldest_s + hb_age(worker, age)
-    if running <= limit:
+    running = handler_running_s(worker, age)
+    if limit is None or running <= limit:
         return None
     return f"worker {worker.worker}: a message handler has run {running:.1f}s (--handler-timeout {limit:g}s)"
 

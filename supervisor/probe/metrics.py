@@ -68,10 +68,19 @@ def requests(totals: counters.Totals) -> Metric:
 
 
 def latency(histogram: counters.Histogram) -> Metric:
-    family = HistogramMetricFamily(
-        "hurricane_request_duration_seconds", "Time from request headers to the response's end."
+    return histogram_family(
+        "hurricane_request_duration_seconds",
+        "Time from request headers to the response's end.",
+        histogram,
+        counters.LATENCY_BUCKETS,
     )
-    bounds = [repr(b) for b in counters.LATENCY_BUCKETS] + ["+Inf"]
+
+
+def histogram_family(
+    name: str, documentation: str, histogram: counters.Histogram, upper_bounds: Sequence[float]
+) -> Metric:
+    family = HistogramMetricFamily(name, documentation)
+    bounds = [repr(b) for b in upper_bounds] + ["+Inf"]
     family.add_metric([], list(zip(bounds, histogram.buckets, strict=True)), histogram.sum_s)
     return family
 
@@ -201,13 +210,12 @@ def messages(totals: counters.MessageTotals) -> Iterator[Metric]:
     for outcome in Outcome:
         family.add_metric([outcome], totals.outcomes.get(outcome, 0))
     yield family
-    duration = HistogramMetricFamily(
-        "hurricane_message_duration_seconds", "How long message handlers ran, whatever their outcome."
+    yield histogram_family(
+        "hurricane_message_duration_seconds",
+        "How long message handlers ran, whatever their outcome.",
+        totals.duration,
+        counters.HANDLER_BUCKETS,
     )
-    bounds = [repr(b) for b in counters.HANDLER_BUCKETS] + ["+Inf"]
-    histogram = totals.duration
-    duration.add_metric([], list(zip(bounds, histogram.buckets, strict=True)), histogram.sum_s)
-    yield duration
     yield CounterMetricFamily(
         "hurricane_broker_reconnects",
         "Connections to the broker made again after one was lost.",
@@ -252,8 +260,7 @@ def consumers(workers: Sequence[WorkerReport], age: float) -> Iterator[Metric]:
         labels = _labels(worker)
         gauges["in_flight"].add_metric(labels, consumer.in_flight)
         gauges["prefetched"].add_metric(labels, consumer.prefetched)
-        running = consumer.oldest_s + health.hb_age(worker, age) if consumer.in_flight else 0.0
-        gauges["oldest"].add_metric(labels, running)
+        gauges["oldest"].add_metric(labels, health.handler_running_s(worker, age))
         if consumer.since_message_s is not None:
             gauges["last"].add_metric(labels, consumer.since_message_s + health.hb_age(worker, age))
         gauges["registered"].add_metric(labels, 1.0 if consumer.registered else 0.0)
